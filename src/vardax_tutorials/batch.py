@@ -1,0 +1,184 @@
+"""Batches of masked observations and seeded twin experiments.
+
+A **twin experiment** (an OSSE) runs the model from a known initial state to
+make a truth, observes the truth through an observation operator with noise,
+and hides part of it. Methods are then judged against the truth they never see.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
+
+from ._checks import check_ndim, check_shape, observation_mask
+from .covariance import DiagonalCovariance, diagonal_covariance
+from .models.rollout import rollout
+from .obs.masked import MaskedIdentity
+from .protocols import ForwardModel, ObservationOperator
+
+__all__ = ["Batch1D", "TwinProblem", "generate_problem"]
+
+
+class Batch1D(eqx.Module):
+    """A batch of 1-D fields over time, as learned and classical solvers consume them.
+
+    Arguments:
+        input: `(B, T, N)` observations, NaN (or anything) where not observed.
+        mask: `(B, T, N)` booleans, True where observed.
+        target: optional `(B, T, N)` truth, for training and scoring.
+    """
+
+    input: Float[Array, "B T N"]
+    mask: Bool[Array, "B T N"]
+    target: Float[Array, "B T N"] | None = None
+
+    def __init__(
+        self,
+        input: Float[ArrayLike, "B T N"],
+        mask: Any,
+        target: Float[ArrayLike, "B T N"] | None = None,
+    ):
+        input = jnp.asarray(input)
+        check_ndim("Batch1D", "input", input, 3, "of shape (B, T, N)")
+        self.input = input
+        self.mask = observation_mask("Batch1D", input, jnp.asarray(mask))
+        if target is not None:
+            target = jnp.asarray(target)
+            check_shape("Batch1D", "target", target, input.shape, "the shape of input")
+        self.target = target
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        """`(B, T, N)`."""
+        return tuple(self.input.shape)
+
+
+class TwinProblem(eqx.Module):
+    """A seeded twin experiment: the truth, what was observed, and a first guess.
+
+    Attributes:
+        truth: `(T, N)` true states; row 0 is the initial state $x_0$.
+        obs: `(T, M)` noisy observations $y_t = H(x_t) + \\epsilon_t$, NaN where missing.
+        mask: `(T, M)` booleans, True where observed.
+        background: `(N,)` first guess of $x_0$: truth plus Gaussian error.
+        obs_std: standard deviation of the observation error.
+        background_std: standard deviation of the background error.
+        dt: model time between rows.
+    """
+
+    truth: Float[Array, "T N"]
+    obs: Float[Array, "T M"]
+    mask: Bool[Array, "T M"]
+    background: Float[Array, " N"]
+    obs_std: float
+    background_std: float
+    dt: float
+
+    @property
+    def times(self) -> Float[Array, " T"]:
+        """Model time of each row."""
+        return self.dt * jnp.arange(self.truth.shape[0])
+
+    @property
+    def obs_cov(self) -> DiagonalCovariance:
+        """$R = \\sigma_o^2 I$, the covariance the observations were drawn with."""
+        return diagonal_covariance(jnp.full(self.obs.shape[1], self.obs_std**2, self.obs.dtype))
+
+    @property
+    def prior_cov(self) -> DiagonalCovariance:
+        """$B = \\sigma_b^2 I$, the covariance the background was drawn with."""
+        n = self.background.shape[0]
+        return diagonal_covariance(jnp.full(n, self.background_std**2, self.background.dtype))
+
+    def as_batch(self) -> Batch1D:
+        """This problem as a `Batch1D` with one member (needs observations on the grid)."""
+        if self.obs.shape != self.truth.shape:
+            raise ValueError(
+                f"TwinProblem.as_batch needs obs of the truth's shape {self.truth.shape}, "
+                f"got {self.obs.shape}; use an observation operator on the model grid."
+            )
+        return Batch1D(self.obs[None], self.mask[None], self.truth[None])
+
+
+def generate_problem(
+    model: ForwardModel,
+    *,
+    key: PRNGKeyArray,
+    n_times: int,
+    obs_op: ObservationOperator | None = None,
+    obs_std: float = 1.0,
+    obs_fraction: float = 1.0,
+    obs_every: int = 1,
+    mask: Bool[ArrayLike, "*T M"] | None = None,
+    background_std: float = 1.0,
+    spin_up: int = 1000,
+    x0: Float[ArrayLike, " N"] | None = None,
+) -> TwinProblem:
+    """Simulate a twin experiment with `model`, seeded by `key`.
+
+    Arguments:
+        model: the forward model that makes the truth.
+        key: a JAX PRNG key; the same key gives the same problem.
+        n_times: number of time rows $T$ (the truth makes $T-1$ steps from $x_0$).
+        obs_op: observation operator; `MaskedIdentity()` by default.
+        obs_std: observation-error standard deviation ($R=\\sigma_o^2I$).
+        obs_fraction: probability that an entry is observed (drawn independently
+            per entry and time); ignored when `mask` is given.
+        obs_every: observe only rows $0, k, 2k, \\dots$.
+        mask: a fixed `(M,)` or `(T, M)` boolean mask instead of a random one.
+        background_std: background-error standard deviation ($B=\\sigma_b^2I$).
+        spin_up: steps run from `x0` before row 0, to land on the attractor.
+        x0: starting state before spin-up; a standard normal draw by default.
+
+    Returns:
+        A `TwinProblem`.
+    """
+    who = "generate_problem"
+    if not isinstance(model, ForwardModel):
+        raise TypeError(f"{who} got model of type {type(model).__name__}, expected a ForwardModel.")
+    for name, value, low in (("n_times", n_times, 1), ("obs_every", obs_every, 1), ("spin_up", spin_up, 0)):
+        if isinstance(value, bool) or not isinstance(value, int) or value < low:
+            raise ValueError(f"{who} got {name}={value!r}, expected an integer >= {low}.")
+    for name, value in (("obs_std", obs_std), ("background_std", background_std)):
+        if not float(value) > 0:
+            raise ValueError(f"{who} got {name}={value!r}, expected a value > 0.")
+    if not 0.0 <= float(obs_fraction) <= 1.0:
+        raise ValueError(f"{who} got obs_fraction={obs_fraction!r}, expected a value in [0, 1].")
+    obs_op = MaskedIdentity() if obs_op is None else obs_op
+
+    sig = model.state_signature
+    k_x0, k_mask, k_obs, k_bg = jr.split(key, 4)
+    if x0 is None:
+        x0 = jr.normal(k_x0, sig.shape, sig.dtype)
+    else:
+        x0 = jnp.asarray(x0, sig.dtype)
+        check_shape(who, "x0", x0, sig.shape, "one model state")
+    if spin_up > 0:
+        x0 = rollout(model, x0, spin_up)[-1]
+    truth = x0[None] if n_times == 1 else jnp.concatenate([x0[None], rollout(model, x0, n_times - 1)])
+
+    clean = jax.vmap(obs_op)(truth)
+    if mask is None:
+        full_mask = jr.uniform(k_mask, clean.shape) < obs_fraction
+    else:
+        full_mask = jnp.broadcast_to(jnp.asarray(mask, bool), clean.shape) if jnp.ndim(mask) == 1 else jnp.asarray(mask, bool)
+        check_shape(who, "mask", full_mask, clean.shape, "(M,) or (T, M), M the observation size")
+    rows = (jnp.arange(n_times) % obs_every == 0)[:, None]
+    full_mask = full_mask & rows
+    noisy = clean + obs_std * jr.normal(k_obs, clean.shape, clean.dtype)
+    obs = jnp.where(full_mask, noisy, jnp.nan)
+    background = truth[0] + background_std * jr.normal(k_bg, sig.shape, sig.dtype)
+    return TwinProblem(
+        truth=truth,
+        obs=obs,
+        mask=full_mask,
+        background=background,
+        obs_std=float(obs_std),
+        background_std=float(background_std),
+        dt=float(model.dt),
+    )

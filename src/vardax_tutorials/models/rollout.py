@@ -1,0 +1,54 @@
+"""Run a forward model for many steps as one `lax.scan`."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from .._checks import check_shape
+from ..protocols import ForwardModel
+
+__all__ = ["rollout"]
+
+
+def rollout(
+    model: ForwardModel, x0: Float[ArrayLike, " n"], n_steps: int, dt: Any = None
+) -> Float[Array, "n_steps n"]:
+    """Trajectory $x_1, \\dots, x_{n}$ with $x_{k+1} = M(x_k)$, compiled as a `lax.scan`.
+
+    Arguments:
+        model: any `ForwardModel`.
+        x0: the initial state, shape `model.state_signature.shape`.
+        n_steps: number of steps, at least 1.
+        dt: step length; `model.dt` by default.
+
+    Returns:
+        An `(n_steps, n)` array whose row `k` is the state after `k + 1` steps
+        (`x0` itself is not included).
+    """
+    if not isinstance(model, ForwardModel):
+        raise TypeError(
+            f"rollout got model of type {type(model).__name__}, expected a ForwardModel "
+            "(with step(state, dt), dt and state_signature)."
+        )
+    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
+        raise ValueError(f"rollout got n_steps={n_steps!r}, expected an integer >= 1.")
+    x0 = jnp.asarray(x0)
+    check_shape("rollout", "x0", x0, model.state_signature.shape, "one model state")
+    if not jnp.issubdtype(x0.dtype, jnp.floating):
+        x0 = x0.astype(model.state_signature.dtype)
+    return _rollout(model, x0, n_steps, model.dt if dt is None else dt)
+
+
+@eqx.filter_jit
+def _rollout(model, x0, n_steps, dt):
+    def body(x, _):
+        x = model.step(x, dt)
+        return x, x
+
+    _, traj = jax.lax.scan(body, x0, None, length=n_steps)
+    return traj

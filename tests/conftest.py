@@ -1,0 +1,39 @@
+"""Test configuration: float64 by default, strict rank promotion, seeded keys."""
+
+import jax
+
+jax.config.update("jax_enable_x64", True)
+jax.config.update("jax_numpy_rank_promotion", "raise")
+
+import jax.numpy as jnp  # noqa: E402
+import jax.random as jr  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+
+
+@pytest.fixture
+def getkey():
+    """A callable returning a fresh, deterministic PRNG key at each call."""
+    state = {"key": jr.key(5678)}
+
+    def _getkey():
+        state["key"], sub = jr.split(state["key"])
+        return sub
+
+    return _getkey
+
+
+def tree_allclose(a, b, *, rtol=1e-10, atol=1e-10):
+    """True when two pytrees have the same structure and allclose leaves."""
+    la, ta = jax.tree_util.tree_flatten(a)
+    lb, tb = jax.tree_util.tree_flatten(b)
+    return ta == tb and all(
+        np.allclose(np.asarray(x), np.asarray(y), rtol=rtol, atol=atol) for x, y in zip(la, lb)
+    )
+
+
+def random_spd(key, n, *, cond=10.0, dtype=jnp.float64):
+    """A random symmetric positive-definite matrix with condition number `cond`."""
+    q, _ = jnp.linalg.qr(jr.normal(key, (n, n), dtype))
+    eig = jnp.logspace(0.0, jnp.log10(cond), n, dtype=dtype)
+    return (q * eig[None, :]) @ q.T

@@ -1,0 +1,106 @@
+"""Forward models: equilibria, RK4 order, climatology, rollout and twin problems."""
+
+import jax
+import jax.numpy as jnp
+import jax.random as jr
+import numpy as np
+import pytest
+
+import vardax_tutorials as vdx
+
+
+def test_protocol_conformance():
+    for model in (vdx.Lorenz63(), vdx.Lorenz96(n=10)):
+        assert isinstance(model, vdx.ForwardModel)
+        assert model.state_signature.shape == (model.state_size,)
+
+
+def test_lorenz63_fixed_points_are_stationary():
+    model = vdx.Lorenz63()
+    for x in model.fixed_points():
+        np.testing.assert_allclose(np.asarray(model.tendency(x)), 0.0, atol=1e-12)
+        np.testing.assert_allclose(np.asarray(model.step(x, 0.01)), np.asarray(x), atol=1e-12)
+        np.testing.assert_allclose(np.asarray(vdx.rollout(model, x, 100)[-1]), np.asarray(x), atol=1e-10)
+
+
+def test_lorenz96_equilibrium_is_stationary():
+    model = vdx.Lorenz96(n=12, F=8.0)
+    x = jnp.full(12, 8.0)
+    np.testing.assert_allclose(np.asarray(model.step(x)), np.asarray(x), atol=1e-12)
+
+
+@pytest.mark.parametrize("model", [vdx.Lorenz63(), vdx.Lorenz96(n=8)], ids=["l63", "l96"])
+def test_rk4_is_fourth_order(model):
+    """Global error at a fixed time shrinks like dt^4 (slope of log error vs log dt)."""
+    x0 = vdx.rollout(model, jnp.linspace(1.0, 2.0, model.state_size), 200)[-1]
+    t_end = 0.64
+    reference = vdx.rollout(model, x0, 2**12, dt=t_end / 2**12)[-1]
+    dts, errors = [], []
+    for k in range(5, 9):
+        dt = t_end / 2**k
+        dts.append(dt)
+        errors.append(float(jnp.linalg.norm(vdx.rollout(model, x0, 2**k, dt=dt)[-1] - reference)))
+    slope = np.polyfit(np.log(dts), np.log(errors), 1)[0]
+    assert 3.8 < slope < 4.2, (slope, errors)
+
+
+def test_lorenz96_climatology():
+    """n=40, F=8: long-run mean about 2.3 and variance about 13 (Lorenz 1996)."""
+    model = vdx.Lorenz96()
+    x0 = 8.0 + 0.01 * jr.normal(jr.key(0), (40,))
+    traj = vdx.rollout(model, x0, 22_000)[2_000:]
+    mean, var = float(jnp.mean(traj)), float(jnp.var(traj))
+    assert 2.2 < mean < 2.5, mean
+    assert 12.0 < var < 14.0, var
+
+
+def test_rollout_shape_and_first_row():
+    model = vdx.Lorenz63()
+    x0 = jnp.array([1.0, 2.0, 3.0])
+    traj = vdx.rollout(model, x0, 5)
+    assert traj.shape == (5, 3)
+    np.testing.assert_allclose(np.asarray(traj[0]), np.asarray(model.step(x0, model.dt)), atol=1e-14)
+
+
+def test_step_tangent_linear_adjoint(getkey):
+    """The adjoint of the step's tangent-linear model passes the dot-product test."""
+    import lineax as lx
+
+    for model in (vdx.Lorenz63(), vdx.Lorenz96(n=9)):
+        x = jr.normal(getkey(), (model.state_size,))
+        op = lx.JacobianLinearOperator(lambda y, _: model.step(y), x)
+        assert vdx.dot_product_test(op, key=getkey()) < 1e-12
+
+
+def test_generate_problem_is_seeded_and_consistent(getkey):
+    model = vdx.Lorenz96(n=10)
+    key = getkey()
+    p1 = vdx.generate_problem(model, key=key, n_times=12, obs_fraction=0.5, obs_every=2, obs_std=0.5)
+    p2 = vdx.generate_problem(model, key=key, n_times=12, obs_fraction=0.5, obs_every=2, obs_std=0.5)
+    assert np.array_equal(np.asarray(p1.obs), np.asarray(p2.obs), equal_nan=True)
+    assert p1.truth.shape == (12, 10) and p1.obs.shape == (12, 10) and p1.background.shape == (10,)
+    np.testing.assert_array_equal(np.isnan(np.asarray(p1.obs)), ~np.asarray(p1.mask))
+    assert not bool(jnp.any(p1.mask[1::2]))
+    np.testing.assert_allclose(np.asarray(p1.truth[1]), np.asarray(model.step(p1.truth[0])), atol=1e-12)
+    residual = jnp.where(p1.mask, p1.obs - p1.truth, 0.0)
+    assert 0.3 < float(jnp.sqrt(jnp.sum(residual**2) / jnp.sum(p1.mask))) < 0.7
+    batch = p1.as_batch()
+    assert batch.shape == (1, 12, 10)
+
+
+def test_generate_problem_with_linear_obs_and_fixed_mask(getkey):
+    H = jnp.eye(3)[jnp.array([0, 2])]
+    p = vdx.generate_problem(
+        vdx.Lorenz63(), key=getkey(), n_times=5, obs_op=vdx.LinearObs(H), mask=jnp.array([True, False])
+    )
+    assert p.obs.shape == (5, 2)
+    assert bool(jnp.all(p.mask[:, 0])) and not bool(jnp.any(p.mask[:, 1]))
+    with pytest.raises(ValueError, match="as_batch needs obs of the truth's shape"):
+        p.as_batch()
+
+
+def test_models_run_in_float32():
+    with jax.enable_x64(False):
+        model = vdx.Lorenz96(n=40)
+        traj = vdx.rollout(model, jnp.full(40, 8.0).at[0].add(0.01), 100)
+        assert traj.dtype == jnp.float32 and bool(jnp.all(jnp.isfinite(traj)))
