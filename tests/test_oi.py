@@ -163,3 +163,18 @@ def test_jit_and_vmap(getkey):
     out = jax.jit(jax.vmap(oi.analyse, in_axes=(None, 0)))(xb, ys)
     for i in range(4):
         np.testing.assert_allclose(np.asarray(out[i]), np.asarray(oi.analyse(xb, ys[i])), atol=1e-10)
+
+
+def test_analyse_under_jit_with_captured_concrete_inputs(getkey):
+    """Value checks must not call bool() on a traced array when inputs are closed over."""
+    xb, y, H, B, R, mask = make_problem(getkey, 5, 5, 1.0)
+    oi = vdx.OptimalInterpolation(vdx.LinearObs(H), vdx.dense_covariance(B), vdx.dense_covariance(R))
+    out = jax.jit(lambda: oi.analyse(xb, y, mask=mask))()
+    np.testing.assert_allclose(np.asarray(out), np.asarray(oi.analyse(xb, y, mask=mask)), atol=1e-12)
+    method = vdx.ThreeDVar(vdx.LinearObs(H), vdx.dense_covariance(B), vdx.dense_covariance(R))
+    out3 = jax.jit(lambda: method.analyse(xb, y))()
+    np.testing.assert_allclose(np.asarray(out3), np.asarray(out), atol=1e-6)
+    ak = jax.jit(lambda: vdx.AveragingKernel(H, xb, jnp.full(5, 0.5))(xb))()
+    assert ak.shape == (5,)
+    d = jax.jit(lambda: vdx.diagonal_covariance(jnp.abs(xb) + 1.0).mv(xb))()
+    assert d.shape == (5,)

@@ -2,38 +2,63 @@
 
 Imported as `vdx`. Every public name lives in this flat namespace; the
 submodules `vdx.protocols`, `vdx.obs`, `vdx.models`, `vdx.covariance`,
-`vdx.methods`, `vdx.validation`, `vdx.metrics` and `vdx.plotting` group them by idea.
+`vdx.methods`, `vdx.costs`, `vdx.priors`, `vdx.validation`, `vdx.metrics` and
+`vdx.plotting` group them by idea.
 """
 
+from . import costs as costs
 from . import covariance as covariance
 from . import methods as methods
 from . import metrics as metrics
 from . import models as models
 from . import obs as obs
 from . import plotting as plotting
+from . import priors as priors
 from . import protocols as protocols
 from . import validation as validation
 from .batch import Batch1D as Batch1D
 from .batch import TwinProblem as TwinProblem
 from .batch import generate_problem as generate_problem
+from .costs import decomposed_loss as decomposed_loss
+from .costs import obs_cost_1d as obs_cost_1d
+from .costs import prior_cost as prior_cost
 from .covariance import DiagonalCovariance as DiagonalCovariance
+from .covariance import Kronecker as Kronecker
+from .covariance import KroneckerCovariance as KroneckerCovariance
+from .covariance import MaternCovariance as MaternCovariance
 from .covariance import dense_covariance as dense_covariance
 from .covariance import diagonal_covariance as diagonal_covariance
+from .covariance import grid_points as grid_points
 from .covariance import matern_covariance as matern_covariance
+from .covariance import sqrt as sqrt
 from .methods.oi import OIAnalysisStep as OIAnalysisStep
 from .methods.oi import OptimalInterpolation as OptimalInterpolation
+from .methods.threedvar import ThreeDVar as ThreeDVar
+from .methods.threedvar import ThreeDVarAnalysisStep as ThreeDVarAnalysisStep
+from .methods.threedvar import ThreeDVarSolution as ThreeDVarSolution
 from .metrics import bias as bias
 from .metrics import rmse as rmse
+from .models.advection_diffusion import AdvectionDiffusion as AdvectionDiffusion
 from .models.base import AbstractODEModel as AbstractODEModel
+from .models.base import AbstractRK4Model as AbstractRK4Model
 from .models.lorenz import Lorenz63 as Lorenz63
 from .models.lorenz import Lorenz96 as Lorenz96
+from .models.lorenz import Lorenz96TwoLevel as Lorenz96TwoLevel
 from .models.rollout import rollout as rollout
+from .obs.averaging_kernel import AveragingKernel as AveragingKernel
 from .obs.base import AbstractObservationOperator as AbstractObservationOperator
 from .obs.linear import LinearObs as LinearObs
 from .obs.masked import MaskedIdentity as MaskedIdentity
+from .obs.multi_instrument import InstrumentRegistry as InstrumentRegistry
+from .obs.multi_instrument import InstrumentSpec as InstrumentSpec
+from .obs.multi_instrument import MultiInstrumentFusion as MultiInstrumentFusion
+from .obs.multi_instrument import StackedObs as StackedObs
+from .priors.dynamical import DynamicalPrior as DynamicalPrior
 from .protocols import AnalysisStep as AnalysisStep
 from .protocols import ForwardModel as ForwardModel
 from .protocols import ObservationOperator as ObservationOperator
 from .validation import dot_product_test as dot_product_test
+from .validation import jacobian_test as jacobian_test
+from .validation import taylor_test as taylor_test
 
 __version__ = "0.1.0"

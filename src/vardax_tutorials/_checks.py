@@ -18,7 +18,12 @@ import numpy as np
 
 
 def is_concrete(*arrays: Any) -> bool:
-    """True when no argument is a JAX tracer (so its values can be inspected)."""
+    """True when no argument is a JAX tracer (so its values can be inspected).
+
+    Inspect concrete values with NumPy (`np.asarray`), never with `jnp`: inside
+    a `jax.jit` trace even a concrete array captured from outside turns into a
+    tracer as soon as a `jnp` function touches it.
+    """
     leaves = jax.tree_util.tree_leaves(arrays)
     return not any(isinstance(a, jax.core.Tracer) for a in leaves)
 
@@ -56,16 +61,17 @@ def observation_mask(who: str, obs: jax.Array, mask: Any) -> jax.Array:
     mask = jnp.asarray(mask)
     check_shape(who, "mask", mask, jnp.shape(obs), "one entry per observation")
     mask = mask.astype(bool)
-    bad = mask & ~jnp.isfinite(obs)
     if is_concrete(obs, mask):
-        if bool(jnp.any(bad)):
-            idx = tuple(int(i) for i in np.argwhere(np.asarray(bad))[0])
+        bad_np = np.asarray(mask) & ~np.isfinite(np.asarray(obs))
+        if bad_np.any():
+            idx = tuple(int(i) for i in np.argwhere(bad_np)[0])
             raise ValueError(
                 f"{who} got a non-finite obs at index {idx} where mask marks it "
-                f"observed ({int(jnp.sum(bad))} such entries); set mask to False "
+                f"observed ({int(bad_np.sum())} such entries); set mask to False "
                 "there or provide a finite value."
             )
         return mask
+    bad = mask & ~jnp.isfinite(obs)
     return eqx.error_if(
         mask, jnp.any(bad), f"{who}: non-finite obs where mask marks it observed."
     )
@@ -96,3 +102,36 @@ def check_covariance(who: str, name: str, op: Any, size: int | None = None) -> N
         raise ValueError(
             f"{who} got {name} of shape ({n_in}, {n_in}), expected ({size}, {size})."
         )
+
+
+def check_obs_operator(who: str, obs_op: Any) -> None:
+    from .protocols import ObservationOperator
+
+    if not isinstance(obs_op, ObservationOperator):
+        raise TypeError(
+            f"{who} got obs_op of type {type(obs_op).__name__}, expected an "
+            "ObservationOperator (with __call__(state, mask=None) and linearize(state))."
+        )
+
+
+def prepare_analysis(who: str, obs_op: Any, state_size: int, obs_size: int, background: Any, obs: Any, mask: Any):
+    """Validate one analysis' inputs; return `(background, obs, mask)` in a common float dtype.
+
+    Checks: background `(state_size,)`, obs `(obs_size,)`, `obs_op` maps the
+    background to the shape of `obs`, and `obs` is finite where `mask` is True.
+    """
+    background = jnp.asarray(background)
+    obs = jnp.asarray(obs)
+    check_shape(who, "background", background, (state_size,), "the size of prior_cov")
+    check_shape(who, "obs", obs, (obs_size,), "the size of obs_cov")
+    out = jax.eval_shape(obs_op, background)
+    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(obs) or out.shape != obs.shape:
+        raise ValueError(
+            f"{who} got obs of shape {obs.shape}, but obs_op maps the state to shape "
+            f"{getattr(out, 'shape', out)}: one entry per row of the observation operator."
+        )
+    if is_concrete(background) and not np.all(np.isfinite(np.asarray(background))):
+        raise ValueError(f"{who} got a non-finite background; expected finite values everywhere.")
+    dtype = float_dtype(background, obs)
+    mask = observation_mask(who, obs, mask)
+    return background.astype(dtype), obs.astype(dtype), mask

@@ -1,19 +1,27 @@
 """Checks of mathematical correctness that readers can run on their own code.
 
-The **dot-product test** checks that a linear operator $A$ and its transpose
-agree: for random $u$, $v$, $\\langle Au, v\\rangle = \\langle u, A^T v\\rangle$
-up to rounding. A wrong hand-written adjoint fails it by $O(1)$.
+- The **dot-product test** checks that a linear operator $A$ and its transpose
+  agree: for random $u$, $v$, $\\langle Au, v\\rangle = \\langle u, A^T v\\rangle$
+  up to rounding. A wrong hand-written adjoint fails it by $O(1)$.
+- The **Jacobian test** compares an operator's `linearize(x)` with the
+  directional derivative JAX computes by forward-mode autodiff (`jax.jvp`).
+- The **Taylor test** checks a linearisation without autodiff: the remainder
+  $\\lVert f(x+\\epsilon v) - f(x) - \\epsilon J v\\rVert$ must shrink like
+  $\\epsilon^2$ (slope 2 on a log-log plot); a wrong $J$ gives slope 1.
 """
 
 from __future__ import annotations
+
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
 import jax.random as jr
 import lineax as lx
-from jaxtyping import PRNGKeyArray
+import numpy as np
+from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["dot_product_test"]
+__all__ = ["dot_product_test", "jacobian_test", "taylor_test"]
 
 
 def _random_like(key, structure):
@@ -58,3 +66,62 @@ def dot_product_test(op: lx.AbstractLinearOperator, *, key: PRNGKeyArray | None 
     scale = _norm(Au) * _norm(v)
     scale = jnp.where(scale > 0, scale, 1.0)
     return float(jnp.abs(lhs - rhs) / scale)
+
+
+def _linearization(obs_op: Any, x, mask):
+    if not hasattr(obs_op, "linearize"):
+        raise TypeError(
+            f"expected an observation operator with linearize(state), got {type(obs_op).__name__}."
+        )
+    J = obs_op.linearize(x) if mask is None else obs_op.linearize(x, mask=mask)
+    if not isinstance(J, lx.AbstractLinearOperator):
+        raise TypeError(f"{type(obs_op).__name__}.linearize returned {type(J).__name__}, expected a lineax operator.")
+    return J
+
+
+def jacobian_test(
+    obs_op: Any, x: Float[Array, " n"], *, key: PRNGKeyArray | None = None, mask: Any = None
+) -> float:
+    """Relative mismatch $\\lVert J v - \\mathrm{jvp}(H, x, v)\\rVert / \\lVert \\mathrm{jvp}\\rVert$ for a random $v$.
+
+    Arguments:
+        obs_op: anything with `__call__(x, mask=None)` and `linearize(x)`.
+        x: the point of linearisation.
+        key: PRNG key for $v$ (fixed by default).
+        mask: optional observation mask passed to both.
+    """
+    x = jnp.asarray(x)
+    J = _linearization(obs_op, x, mask)
+    v = jr.normal(jr.key(1) if key is None else key, x.shape, x.dtype)
+    _, jvp = jax.jvp(lambda z: obs_op(z, mask), (x,), (v,))
+    diff = jax.tree_util.tree_map(lambda a, b: a - b, J.mv(v), jvp)
+    scale = _norm(jvp)
+    return float(_norm(diff) / jnp.where(scale > 0, scale, 1.0))
+
+
+def taylor_test(
+    f: Callable[[Array], Any],
+    x: Float[Array, " n"],
+    J: lx.AbstractLinearOperator,
+    *,
+    key: PRNGKeyArray | None = None,
+    epsilons: tuple[float, ...] = (1e-1, 5e-2, 2.5e-2, 1.25e-2, 6.25e-3),
+) -> tuple[float, np.ndarray]:
+    """Order of the Taylor remainder $r(\\epsilon)=\\lVert f(x+\\epsilon v)-f(x)-\\epsilon Jv\\rVert$.
+
+    Returns:
+        `(slope, remainders)`: the fitted slope of $\\log r$ against $\\log\\epsilon$
+        (about 2 when $J$ is the Jacobian of $f$ at $x$, about 1 when it is not)
+        and the remainders themselves. Use float64: in float32 rounding floors the
+        remainder for small $\\epsilon$.
+    """
+    x = jnp.asarray(x)
+    v = jr.normal(jr.key(2) if key is None else key, x.shape, x.dtype)
+    fx, Jv = f(x), J.mv(v)
+    rems = []
+    for eps in epsilons:
+        diff = jax.tree_util.tree_map(lambda a, b, c: a - b - eps * c, f(x + eps * v), fx, Jv)
+        rems.append(float(_norm(diff)))
+    rems = np.asarray(rems)
+    slope = float(np.polyfit(np.log(epsilons), np.log(np.maximum(rems, 1e-300)), 1)[0])
+    return slope, rems

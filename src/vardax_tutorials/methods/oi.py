@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float
 
-from .._checks import check_covariance, check_shape, float_dtype, observation_mask
+from .._checks import check_covariance, check_obs_operator, check_shape, prepare_analysis
 from ..batch import Batch1D
 from ..covariance import COVARIANCE_TAGS, dense_covariance
 from ..obs.base import is_linear
@@ -60,11 +60,7 @@ class OptimalInterpolation(eqx.Module):
 
     def __check_init__(self):
         who = "OptimalInterpolation"
-        if not isinstance(self.obs_op, ObservationOperator):
-            raise TypeError(
-                f"{who} got obs_op of type {type(self.obs_op).__name__}, expected an "
-                "ObservationOperator (with __call__(state, mask=None) and linearize(state))."
-            )
+        check_obs_operator(who, self.obs_op)
         if not is_linear(self.obs_op):
             raise TypeError(
                 f"{who} got obs_op = {type(self.obs_op).__name__}, which is not linear "
@@ -83,19 +79,7 @@ class OptimalInterpolation(eqx.Module):
         return self.obs_cov.in_size()
 
     def _prepare(self, background, obs, mask, who):
-        background = jnp.asarray(background)
-        obs = jnp.asarray(obs)
-        check_shape(who, "background", background, (self.state_size,), "the size of prior_cov")
-        check_shape(who, "obs", obs, (self.obs_size,), "the size of obs_cov")
-        out = jax.eval_shape(self.obs_op, background)
-        if out.shape != obs.shape:
-            raise ValueError(
-                f"{who} got obs of shape {obs.shape}, but obs_op maps the state to shape "
-                f"{out.shape}: one entry per row of the observation operator."
-            )
-        dtype = float_dtype(background, obs)
-        mask = observation_mask(who, obs, mask)
-        return background.astype(dtype), obs.astype(dtype), mask
+        return prepare_analysis(who, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
 
     def _system(self, background, mask):
         """$H$, $D$ and $S = DHBH^TD + DRD + (I - D)$ as lineax operators."""

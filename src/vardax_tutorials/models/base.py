@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
-__all__ = ["AbstractODEModel", "rk4_step"]
+__all__ = ["AbstractODEModel", "AbstractRK4Model", "rk4_step"]
 
 
 def rk4_step(
@@ -32,10 +32,10 @@ def rk4_step(
 
 
 class AbstractODEModel(eqx.Module):
-    """An autonomous ODE $\\dot x = f(x)$ stepped with RK4.
+    """An autonomous ODE $\\dot x = f(x)$ with a discrete `step`.
 
-    Subclasses set the field `dt` and implement `tendency(state)` and
-    `state_size`.
+    Subclasses set the field `dt` and implement `tendency(state)`,
+    `state_size` and `step(state, dt)`.
     """
 
     dt: eqx.AbstractVar[float]
@@ -54,11 +54,19 @@ class AbstractODEModel(eqx.Module):
         """Shape and dtype of one state (the dtype follows JAX's x64 flag)."""
         return jax.ShapeDtypeStruct((self.state_size,), jnp.zeros(()).dtype)
 
+    @abc.abstractmethod
+    def step(self, state: Float[Array, " n"], dt: Any = None) -> Float[Array, " n"]:
+        """Advance `state` by `dt` (default `self.dt`)."""
+
+    def vector_field(self, t: Any, y: Float[Array, " n"], args: Any) -> Float[Array, " n"]:
+        """The tendency in diffrax's `(t, y, args)` convention (`diffrax.ODETerm(model.vector_field)`)."""
+        del t, args
+        return self.tendency(y)
+
+
+class AbstractRK4Model(AbstractODEModel):
+    """An ODE model whose `step` is one classical RK4 step."""
+
     def step(self, state: Float[Array, " n"], dt: Any = None) -> Float[Array, " n"]:
         """Advance `state` by one RK4 step of length `dt` (default `self.dt`)."""
         return rk4_step(self.tendency, state, self.dt if dt is None else dt)
-
-    def vector_field(self, t: Any, y: Float[Array, " n"], args: Any) -> Float[Array, " n"]:
-        """The tendency in diffrax's `(t, y, args)` convention."""
-        del t, args
-        return self.tendency(y)

@@ -44,11 +44,10 @@ def is_linear(obs_op: Any) -> bool:
 class AbstractObservationOperator(eqx.Module):
     """Base of the library's observation operators ($y = H(x)$).
 
-    Subclasses implement `__call__(state, mask=None)` and `linearize(state)`
-    and set the class attribute `linear`.
+    Subclasses implement `__call__(state, mask=None)` and `linearize(state)`,
+    and set `linear = True` (a class attribute or a property) when $H$ is
+    affine, so that exact linear methods (optimal interpolation) accept it.
     """
-
-    linear: eqx.AbstractClassVar[bool]
 
     @abc.abstractmethod
     def __call__(self, state: Float[Array, " n"], mask: Any = None) -> Float[Array, " m"]:

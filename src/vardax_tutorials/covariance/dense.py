@@ -1,4 +1,4 @@
-"""Covariance matrices as positive-semidefinite-tagged lineax operators.
+"""Diagonal and dense covariances, checked and tagged positive semidefinite.
 
 Every covariance in the library (B for the background, R for the observations)
 is a `lineax.AbstractLinearOperator` carrying `lx.positive_semidefinite_tag` and
@@ -9,19 +9,16 @@ diagonal inverse is an elementwise division, never an iterative solve.
 
 from __future__ import annotations
 
-import math
-
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float
 
-from ._checks import check_ndim, is_concrete
+from .._checks import check_ndim, is_concrete
 
-__all__ = ["COVARIANCE_TAGS", "DiagonalCovariance", "dense_covariance", "diagonal_covariance", "matern_covariance"]
+__all__ = ["COVARIANCE_TAGS", "DiagonalCovariance", "dense_covariance", "diagonal_covariance"]
 
 COVARIANCE_TAGS = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
-_MATERN_NUS = (0.5, 1.5, 2.5)
 
 
 def diagonal_covariance(variances: Float[ArrayLike, " n"]) -> "DiagonalCovariance":
@@ -39,11 +36,12 @@ def diagonal_covariance(variances: Float[ArrayLike, " n"]) -> "DiagonalCovarianc
         variances = variances.astype(jnp.zeros(()).dtype)
     check_ndim("diagonal_covariance", "variances", variances, 1, "of shape (n,)")
     if is_concrete(variances):
-        bad = ~(variances > 0) | ~jnp.isfinite(variances)
-        if bool(jnp.any(bad)):
-            i = int(jnp.argmax(bad))
+        v = np.asarray(variances)
+        bad = ~(v > 0) | ~np.isfinite(v)
+        if bad.any():
+            i = int(np.argmax(bad))
             raise ValueError(
-                f"diagonal_covariance got variances[{i}] = {float(variances[i])}, "
+                f"diagonal_covariance got variances[{i}] = {float(v[i])}, "
                 "expected every variance to be finite and > 0."
             )
     return DiagonalCovariance(variances)
@@ -90,60 +88,6 @@ def dense_covariance(
                 f"smallest eigenvalue {lam_min:.3g}, expected >= 0."
             )
     return lx.MatrixLinearOperator(matrix, COVARIANCE_TAGS)
-
-
-def matern_covariance(
-    coords: Float[ArrayLike, "n *d"],
-    *,
-    variance: float = 1.0,
-    length_scale: float = 1.0,
-    nu: float = 1.5,
-    period: float | None = None,
-) -> lx.MatrixLinearOperator:
-    """Matérn covariance $\\sigma^2 k_\\nu(r/\\ell)$ between grid points.
-
-    $k_{1/2}(s)=e^{-s}$, $k_{3/2}(s)=(1+\\sqrt3 s)e^{-\\sqrt3 s}$,
-    $k_{5/2}(s)=(1+\\sqrt5 s+\\tfrac53 s^2)e^{-\\sqrt5 s}$, with $r$ the Euclidean
-    distance (the chord distance on a periodic domain, which keeps the matrix
-    positive semidefinite for every $\\nu$).
-
-    Arguments:
-        coords: `(n,)` positions on a line or `(n, d)` points.
-        variance: $\\sigma^2 > 0$.
-        length_scale: $\\ell > 0$.
-        nu: smoothness, one of 0.5, 1.5, 2.5.
-        period: the domain length for a periodic 1-D grid, or `None`.
-
-    Returns:
-        A dense PSD-tagged operator (Rasmussen and Williams 2006, eq. 4.14).
-    """
-    who = "matern_covariance"
-    if nu not in _MATERN_NUS:
-        raise ValueError(f"{who} got nu={nu!r}, expected one of {_MATERN_NUS}.")
-    for name, value in (("variance", variance), ("length_scale", length_scale)):
-        if not (math.isfinite(float(value)) and float(value) > 0):
-            raise ValueError(f"{who} got {name}={value!r}, expected a finite value > 0.")
-    coords = jnp.asarray(coords)
-    if not jnp.issubdtype(coords.dtype, jnp.floating):
-        coords = coords.astype(jnp.zeros(()).dtype)
-    if coords.ndim == 1:
-        coords = coords[:, None]
-    if coords.ndim != 2:
-        raise ValueError(f"{who} got coords of shape {coords.shape}, expected (n,) or (n, d).")
-    diff = coords[:, None, :] - coords[None, :, :]
-    if period is not None:
-        if coords.shape[1] != 1:
-            raise ValueError(f"{who} supports period= only for 1-D coords, got shape {coords.shape}.")
-        diff = (period / jnp.pi) * jnp.sin(jnp.pi * diff / period)
-    r = jnp.sqrt(jnp.sum(diff**2, axis=-1))
-    s = r / length_scale
-    if nu == 0.5:
-        k = jnp.exp(-s)
-    elif nu == 1.5:
-        k = (1 + math.sqrt(3) * s) * jnp.exp(-math.sqrt(3) * s)
-    else:
-        k = (1 + math.sqrt(5) * s + 5.0 / 3.0 * s**2) * jnp.exp(-math.sqrt(5) * s)
-    return lx.MatrixLinearOperator(variance * k, COVARIANCE_TAGS)
 
 
 class DiagonalCovariance(lx.DiagonalLinearOperator):

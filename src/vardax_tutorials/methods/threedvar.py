@@ -1,0 +1,204 @@
+"""3DVar: the analysis as the minimiser of the variational cost.
+
+$J(x) = \\tfrac12\\lVert x - x_b\\rVert^2_{B^{-1}} + \\tfrac12\\lVert D(y - H(x))\\rVert^2_{R^{-1}}$
+(the terms of `vdx.costs`). For a linear $H$ its minimiser is the BLUE; for a
+nonlinear $H$ it is the posterior mode, which a single linearised update can
+miss. The minimiser is any optimistix minimiser (BFGS by default, NonlinearCG,
+...) or least-squares solver (GaussNewton, LevenbergMarquardt), which then sees
+the whitened residual $[L_B^{-1}(x - x_b);\\ L_R^{-1}D(y - H(x))]$, so
+$J = \\tfrac12\\lVert r\\rVert^2$. With `cvt=True` the control variable is
+$\\chi = L_B^{-1}(x - x_b)$ (a control-variable transform: $J_b = \\tfrac12\\lVert\\chi\\rVert^2$,
+and no $B^{-1}$ is applied at all).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import lineax as lx
+import optimistix as optx
+from jaxtyping import Array, ArrayLike, Bool, Float, Int
+
+from .._checks import check_covariance, check_obs_operator, check_shape, prepare_analysis
+from ..batch import Batch1D
+from ..costs import masked_obs_cov
+from ..covariance import Whitener
+from ..protocols import ObservationOperator
+
+__all__ = ["ThreeDVar", "ThreeDVarAnalysisStep", "ThreeDVarSolution"]
+
+
+def _default_minimiser(dtype) -> optx.AbstractMinimiser:
+    tol = 1e-10 if jnp.finfo(dtype).bits == 64 else 1e-6
+    return optx.BFGS(rtol=tol, atol=tol)
+
+
+class ThreeDVarSolution(eqx.Module):
+    """What a 3DVar analysis returns besides the state.
+
+    Attributes:
+        analysis: $x_a$, the minimiser.
+        converged: whether the minimiser met its tolerances within `max_steps`.
+        num_steps: iterations taken.
+        prior_cost, obs_cost: $J_b(x_a)$ and $J_o(x_a)$.
+    """
+
+    analysis: Float[Array, " n"]
+    converged: Bool[Array, ""]
+    num_steps: Int[Array, ""]
+    prior_cost: Float[Array, ""]
+    obs_cost: Float[Array, ""]
+
+    @property
+    def cost(self) -> Float[Array, ""]:
+        return self.prior_cost + self.obs_cost
+
+
+class ThreeDVar(eqx.Module):
+    """Three-dimensional variational assimilation for any (nonlinear) $H$.
+
+    Arguments:
+        obs_op: an `ObservationOperator`, linear or not.
+        prior_cov: $B$, a PSD-tagged lineax operator.
+        obs_cov: $R$, a PSD-tagged lineax operator.
+        minimiser: an optimistix minimiser (`optx.BFGS`, `optx.NonlinearCG`, ...)
+            or least-squares solver (`optx.GaussNewton`, ...); BFGS with
+            dtype-dependent tolerances by default. For large states give
+            GaussNewton a matrix-free inner solver, e.g.
+            `optx.GaussNewton(rtol, atol, linear_solver=lx.Normal(lx.CG(rtol, atol)))`.
+        max_steps: iteration cap of the minimiser.
+        cvt: minimise over $\\chi = L_B^{-1}(x - x_b)$ instead of $x$.
+    """
+
+    obs_op: ObservationOperator
+    prior_cov: lx.AbstractLinearOperator
+    obs_cov: lx.AbstractLinearOperator
+    minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
+    max_steps: int = eqx.field(default=256, static=True)
+    cvt: bool = eqx.field(default=False, static=True)
+
+    def __check_init__(self):
+        who = "ThreeDVar"
+        check_obs_operator(who, self.obs_op)
+        check_covariance(who, "prior_cov", self.prior_cov)
+        check_covariance(who, "obs_cov", self.obs_cov)
+        if self.minimiser is not None and not isinstance(
+            self.minimiser, (optx.AbstractMinimiser, optx.AbstractLeastSquaresSolver)
+        ):
+            raise TypeError(
+                f"{who} got minimiser of type {type(self.minimiser).__name__}, expected an "
+                "optimistix minimiser (e.g. optx.BFGS) or least-squares solver (e.g. optx.GaussNewton)."
+            )
+        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
+            raise ValueError(f"{who} got max_steps={self.max_steps!r}, expected an integer >= 1.")
+
+    @property
+    def state_size(self) -> int:
+        return self.prior_cov.in_size()
+
+    @property
+    def obs_size(self) -> int:
+        return self.obs_cov.in_size()
+
+    def solve(
+        self,
+        background: Float[ArrayLike, " n"],
+        obs: Float[ArrayLike, " m"],
+        mask: Any = None,
+        *,
+        init: Float[ArrayLike, " n"] | None = None,
+    ) -> ThreeDVarSolution:
+        """Minimise $J$ and report convergence, iterations and the two cost terms.
+
+        Arguments:
+            background: $x_b$, shape `(n,)`.
+            obs: $y$, shape `(m,)`, NaN where missing.
+            mask: optional `(m,)` booleans; the finite entries of `obs` by default.
+            init: starting point of the minimiser; the background by default.
+        """
+        who = "ThreeDVar"
+        xb, y, mask = prepare_analysis(who, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
+        x0 = xb if init is None else jnp.asarray(init, xb.dtype)
+        check_shape(who, "init", x0, xb.shape, "one state")
+        return self._solve(xb, y, mask, x0)
+
+    def analyse(self, background: Float[ArrayLike, " n"], obs: Float[ArrayLike, " m"], mask: Any = None) -> Float[Array, " n"]:
+        """The analysis $x_a = \\arg\\min J$ (see `solve` for diagnostics)."""
+        return self.solve(background, obs, mask).analysis
+
+    @eqx.filter_jit
+    def _solve(self, xb, y, mask, x0) -> ThreeDVarSolution:
+        prior_sqrt = Whitener.of(self.prior_cov).factor
+        w_b = Whitener(prior_sqrt)
+        w_r = Whitener.of(masked_obs_cov(self.obs_cov, mask))
+        y0 = jnp.where(mask, y, 0.0)
+
+        def to_state(z):
+            return xb + prior_sqrt.mv(z) if self.cvt else z
+
+        def residuals(z, _):
+            x = to_state(z)
+            r_b = z if self.cvt else w_b(x - xb)
+            r_o = w_r(jnp.where(mask, y0 - self.obs_op(x, mask), 0.0))
+            return r_b, r_o
+
+        def cost(z, args):
+            r_b, r_o = residuals(z, args)
+            return 0.5 * (jnp.sum(r_b**2) + jnp.sum(r_o**2))
+
+        z0 = w_b(x0 - xb) if self.cvt else x0
+        solver = _default_minimiser(xb.dtype) if self.minimiser is None else self.minimiser
+        if isinstance(solver, optx.AbstractLeastSquaresSolver):
+            sol = optx.least_squares(residuals, solver, z0, max_steps=self.max_steps, throw=False)
+        else:
+            sol = optx.minimise(cost, solver, z0, max_steps=self.max_steps, throw=False)
+        r_b, r_o = residuals(sol.value, None)
+        return ThreeDVarSolution(
+            analysis=to_state(sol.value),
+            converged=sol.result == optx.RESULTS.successful,
+            num_steps=jnp.asarray(sol.stats["num_steps"]),
+            prior_cost=0.5 * jnp.sum(r_b**2),
+            obs_cost=0.5 * jnp.sum(r_o**2),
+        )
+
+    def __call__(self, batch: Batch1D, background: Float[ArrayLike, "*B_T n"] | None = None) -> Float[Array, "B T n"]:
+        """Analyse every `(b, t)` slice of a `Batch1D`; `background` as in `OptimalInterpolation`."""
+        if not isinstance(batch, Batch1D):
+            raise TypeError(f"ThreeDVar got {type(batch).__name__}, expected a Batch1D.")
+        nb, nt, _ = batch.shape
+        n = self.state_size
+        bg = jnp.zeros(n, batch.input.dtype) if background is None else jnp.asarray(background)
+        if bg.shape in ((n,), (nt, n)):
+            bg = jnp.broadcast_to(bg, (nb, nt, n))
+        check_shape("ThreeDVar", "background", bg, (nb, nt, n), "(n,), (T, n) or (B, T, n)")
+        prepare_analysis("ThreeDVar", self.obs_op, n, self.obs_size, bg[0, 0], batch.input[0, 0], batch.mask[0, 0])
+        solve = jax.vmap(jax.vmap(lambda b, y, m: self._solve(b, y, m, b).analysis))
+        return solve(bg.astype(batch.input.dtype), batch.input, batch.mask)
+
+    def as_analysis_step(self) -> "ThreeDVarAnalysisStep":
+        """This method as an `AnalysisStep` keeping $B$ and the minimiser settings."""
+        return ThreeDVarAnalysisStep(self.prior_cov, self.minimiser, self.max_steps, self.cvt)
+
+
+class ThreeDVarAnalysisStep(eqx.Module):
+    """`AnalysisStep` form of `ThreeDVar`: $H$ and $R$ come with each call."""
+
+    prior_cov: lx.AbstractLinearOperator
+    minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
+    max_steps: int = eqx.field(default=256, static=True)
+    cvt: bool = eqx.field(default=False, static=True)
+
+    def __call__(
+        self,
+        forecast: Float[ArrayLike, " n"],
+        obs: Float[ArrayLike, " m"],
+        *,
+        obs_op: ObservationOperator,
+        obs_err_cov: lx.AbstractLinearOperator,
+        mask: Any = None,
+    ) -> Float[Array, " n"]:
+        method = ThreeDVar(obs_op, self.prior_cov, obs_err_cov, self.minimiser, self.max_steps, self.cvt)
+        return method.analyse(forecast, obs, mask)

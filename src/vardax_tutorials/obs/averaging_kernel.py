@@ -1,0 +1,81 @@
+"""The averaging-kernel operator of satellite retrievals (Rodgers 2000).
+
+A retrieval does not report the true profile $x$: it reports a smoothed mix of
+the truth and the a-priori profile $x_a$ the retrieval started from. With a
+smoothing matrix $A$ and a sensitivity $h \\in [0, 1]$ per level,
+
+    H(x) = A (h * x + (1 - h) * x_a).
+
+$H$ is affine, so its Jacobian $A\\,\\mathrm{diag}(h)$ does not depend on $x$
+and a BLUE with it is exact; `linearize` returns that product as structured
+lineax operators rather than a dense matrix.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+import jax.numpy as jnp
+import lineax as lx
+import numpy as np
+from jaxtyping import Array, ArrayLike, Float
+
+from .._checks import check_shape, is_concrete
+from .base import AbstractObservationOperator, apply_mask
+
+__all__ = ["AveragingKernel"]
+
+
+class AveragingKernel(AbstractObservationOperator):
+    """$H(x) = A(h \\odot x + (1-h) \\odot x_a)$.
+
+    Arguments:
+        A: `(m, n)` averaging (smoothing) matrix, or a lineax operator.
+        x_a: `(n,)` a-priori profile of the retrieval.
+        h: `(n,)` sensitivity of the retrieval to the true state, in [0, 1].
+    """
+
+    A: lx.AbstractLinearOperator
+    x_a: Float[Array, " n"]
+    h: Float[Array, " n"]
+    linear: ClassVar[bool] = True  # affine: the BLUE and Gauss-Newton are exact
+
+    def __init__(self, A: Any, x_a: Float[ArrayLike, " n"], h: Float[ArrayLike, " n"]):
+        who = "AveragingKernel"
+        if not isinstance(A, lx.AbstractLinearOperator):
+            A = jnp.asarray(A)
+            if A.ndim != 2:
+                raise ValueError(f"{who} got A of shape {A.shape}, expected an (m, n) matrix.")
+            if not jnp.issubdtype(A.dtype, jnp.floating):
+                A = A.astype(jnp.zeros(()).dtype)
+            A = lx.MatrixLinearOperator(A)
+        n = A.in_size()
+        x_a, h = jnp.asarray(x_a), jnp.asarray(h)
+        check_shape(who, "x_a", x_a, (n,), "one entry per column of A")
+        check_shape(who, "h", h, (n,), "one entry per column of A")
+        if is_concrete(h):
+            h_np = np.asarray(h)
+            if not np.all((h_np >= 0) & (h_np <= 1)):
+                raise ValueError(f"{who} got h outside [0, 1] (min {h_np.min():.3g}, max {h_np.max():.3g}).")
+        self.A = A
+        self.x_a = x_a.astype(jnp.result_type(x_a, jnp.zeros(()).dtype))
+        self.h = h.astype(self.x_a.dtype)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (self.A.out_size(), self.A.in_size())
+
+    def __call__(self, state: Float[Array, " n"], mask: Any = None) -> Float[Array, " m"]:
+        state = jnp.asarray(state)
+        check_shape("AveragingKernel", "state", state, (self.A.in_size(),), "one entry per column of A")
+        return apply_mask(self.A.mv(self.h * state + (1.0 - self.h) * self.x_a), mask)
+
+    def linearize(self, state: Float[Array, " n"], mask: Any = None) -> lx.AbstractLinearOperator:
+        """$A\\,\\mathrm{diag}(h)$ (times $\\mathrm{diag}(m)$ on the left with a mask)."""
+        state = jnp.asarray(state)
+        check_shape("AveragingKernel", "state", state, (self.A.in_size(),), "one entry per column of A")
+        J = self.A @ lx.DiagonalLinearOperator(self.h)
+        if mask is None:
+            return J
+        m = apply_mask(jnp.ones(self.A.out_size(), self.h.dtype), mask)
+        return lx.DiagonalLinearOperator(m) @ J

@@ -1,0 +1,3 @@
+"""Priors beyond a static covariance."""
+
+from .dynamical import DynamicalPrior as DynamicalPrior

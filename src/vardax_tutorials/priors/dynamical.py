@@ -1,0 +1,72 @@
+"""A dynamical prior: the forward model as the projection $\\varphi$ of a prior cost.
+
+Learned solvers (Part 10) regularise a state $x$ by how far it is from its
+image under a prior operator, $J_p(x) = \\tfrac{\\lambda}{2}\\lVert x - \\varphi(x)\\rVert^2$.
+With $\\varphi = M^n$ the prior says "the state is consistent with the
+dynamics": for a trajectory window $x_{0:T-1}$,
+$\\varphi(x)_t = M^n(x_{t-1})$ (and $\\varphi(x)_0 = x_0$).
+"""
+
+from __future__ import annotations
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float
+
+from ..protocols import ForwardModel
+
+__all__ = ["DynamicalPrior"]
+
+
+class DynamicalPrior(eqx.Module):
+    """$\\varphi(x) = M^n(x)$ as a prior term.
+
+    Arguments:
+        forward: the `ForwardModel` $M$.
+        n_steps: applications $n$ of the forward between two rows of a window.
+        weight: $\\lambda$ in the cost.
+        stop_gradient: the "gradient flow" of the cost. False (default) gives the
+            true gradient $(I - \\varphi'(x))^\\top(x - \\varphi(x))$, which runs
+            the adjoint of $M$; True treats $\\varphi(x)$ as a fixed target, so the
+            gradient is $x - \\varphi(x)$ (cheaper, the projection-style flow of
+            learned solvers).
+    """
+
+    forward: ForwardModel
+    n_steps: int = eqx.field(default=1, static=True)
+    weight: float = 1.0
+    stop_gradient: bool = eqx.field(default=False, static=True)
+
+    def __check_init__(self):
+        if not isinstance(self.forward, ForwardModel):
+            raise TypeError(
+                f"DynamicalPrior got forward of type {type(self.forward).__name__}, expected a ForwardModel."
+            )
+        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
+            raise ValueError(f"DynamicalPrior got n_steps={self.n_steps!r}, expected an integer >= 1.")
+
+    def propagate(self, state: Float[ArrayLike, " n"]) -> Float[Array, " n"]:
+        """$M^n(x)$ for one state."""
+        def body(x, _):
+            return self.forward.step(x, self.forward.dt), None
+
+        return jax.lax.scan(body, jnp.asarray(state), None, length=self.n_steps)[0]
+
+    def __call__(self, x: Float[ArrayLike, "*T n"]) -> Float[Array, "*T n"]:
+        """$\\varphi(x)$ for one state `(n,)` or a window `(T, n)`."""
+        x = jnp.asarray(x)
+        n = self.forward.state_signature.shape[0]
+        if x.ndim not in (1, 2) or x.shape[-1] != n:
+            raise ValueError(f"DynamicalPrior got x of shape {x.shape}, expected ({n},) or (T, {n}).")
+        if x.ndim == 1:
+            return self.propagate(x)
+        return jnp.concatenate([x[:1], jax.vmap(self.propagate)(x[:-1])])
+
+    def cost(self, x: Float[ArrayLike, "*T n"]) -> Float[Array, ""]:
+        """$J_p(x) = \\tfrac{\\lambda}{2}\\lVert x - \\varphi(x)\\rVert^2$."""
+        x = jnp.asarray(x)
+        target = self(x)
+        if self.stop_gradient:
+            target = jax.lax.stop_gradient(target)
+        return 0.5 * self.weight * jnp.sum((x - target) ** 2)
