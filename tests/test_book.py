@@ -87,6 +87,9 @@ def test_intro_lists_the_whole_curriculum_and_links_written_notebooks():
         assert str(md.relative_to(ROOT / "book")) in links, md
     for link in links:
         assert (ROOT / "book" / link).exists(), link
+    written = len([link for link in links if not link.endswith("index.md")])
+    assert written == len(NOTEBOOKS)
+    assert f"82 tutorials; {written} are written so far" in intro
 
 
 def test_intro_example_runs():

@@ -6,6 +6,7 @@ submodules `vdx.protocols`, `vdx.obs`, `vdx.models`, `vdx.covariance`,
 `vdx.plotting` group them by idea.
 """
 
+from . import adjoints as adjoints
 from . import costs as costs
 from . import covariance as covariance
 from . import methods as methods
@@ -16,12 +17,16 @@ from . import plotting as plotting
 from . import priors as priors
 from . import protocols as protocols
 from . import validation as validation
+from .adjoints import KStepAdjoint as KStepAdjoint
+from .adjoints import OneStepAdjoint as OneStepAdjoint
+from .adjoints import adjoint_gradient as adjoint_gradient
 from .batch import Batch1D as Batch1D
 from .batch import TwinProblem as TwinProblem
 from .batch import generate_problem as generate_problem
 from .costs import decomposed_loss as decomposed_loss
 from .costs import obs_cost_1d as obs_cost_1d
 from .costs import prior_cost as prior_cost
+from .costs import window_obs_cost as window_obs_cost
 from .covariance import DiagonalCovariance as DiagonalCovariance
 from .covariance import Kronecker as Kronecker
 from .covariance import KroneckerCovariance as KroneckerCovariance
@@ -31,20 +36,32 @@ from .covariance import diagonal_covariance as diagonal_covariance
 from .covariance import grid_points as grid_points
 from .covariance import matern_covariance as matern_covariance
 from .covariance import sqrt as sqrt
+from .methods.incremental_fourdvar import IncrementalConfig as IncrementalConfig
+from .methods.incremental_fourdvar import IncrementalFourDVar as IncrementalFourDVar
+from .methods.incremental_fourdvar import IncrementalFourDVarAnalysisStep as IncrementalFourDVarAnalysisStep
+from .methods.incremental_fourdvar import IncrementalSolution as IncrementalSolution
 from .methods.oi import OIAnalysisStep as OIAnalysisStep
 from .methods.oi import OptimalInterpolation as OptimalInterpolation
+from .methods.strong_fourdvar import StrongFourDVar as StrongFourDVar
+from .methods.strong_fourdvar import StrongFourDVarAnalysisStep as StrongFourDVarAnalysisStep
+from .methods.strong_fourdvar import StrongFourDVarSolution as StrongFourDVarSolution
 from .methods.threedvar import ThreeDVar as ThreeDVar
 from .methods.threedvar import ThreeDVarAnalysisStep as ThreeDVarAnalysisStep
 from .methods.threedvar import ThreeDVarSolution as ThreeDVarSolution
+from .methods.weak_fourdvar import WeakFourDVar as WeakFourDVar
+from .methods.weak_fourdvar import WeakFourDVarAnalysisStep as WeakFourDVarAnalysisStep
+from .methods.weak_fourdvar import WeakFourDVarSolution as WeakFourDVarSolution
 from .metrics import bias as bias
 from .metrics import rmse as rmse
 from .models.advection_diffusion import AdvectionDiffusion as AdvectionDiffusion
 from .models.base import AbstractODEModel as AbstractODEModel
 from .models.base import AbstractRK4Model as AbstractRK4Model
+from .models.integrators import ClassicalRK4 as ClassicalRK4
 from .models.lorenz import Lorenz63 as Lorenz63
 from .models.lorenz import Lorenz96 as Lorenz96
 from .models.lorenz import Lorenz96TwoLevel as Lorenz96TwoLevel
 from .models.rollout import rollout as rollout
+from .models.rollout import window as window
 from .obs.averaging_kernel import AveragingKernel as AveragingKernel
 from .obs.base import AbstractObservationOperator as AbstractObservationOperator
 from .obs.linear import LinearObs as LinearObs

@@ -135,3 +135,41 @@ def prepare_analysis(who: str, obs_op: Any, state_size: int, obs_size: int, back
     dtype = float_dtype(background, obs)
     mask = observation_mask(who, obs, mask)
     return background.astype(dtype), obs.astype(dtype), mask
+
+
+def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_size: int, background: Any, obs: Any, mask: Any):
+    """Validate a 4DVar window; return `(background, obs, mask)` in a common float dtype.
+
+    `obs` is `(T, m)` with NaN where missing (row t observes the state after t
+    steps); `mask` is `None` or `(T, m)` booleans; the background is `(n,)`.
+    """
+    from .protocols import ForwardModel
+
+    if not isinstance(forward, ForwardModel):
+        raise TypeError(f"{who} got forward of type {type(forward).__name__}, expected a ForwardModel.")
+    background = jnp.asarray(background)
+    obs = jnp.asarray(obs)
+    check_shape(who, "background", background, (state_size,), "the size of prior_cov")
+    model_shape = tuple(forward.state_signature.shape)
+    if model_shape != (state_size,):
+        raise ValueError(
+            f"{who} got a forward model with states of shape {model_shape}, but prior_cov is "
+            f"({state_size}, {state_size})."
+        )
+    if obs.ndim != 2 or obs.shape[0] < 1:
+        raise ValueError(
+            f"{who} got obs of shape {obs.shape}, expected a non-empty window (T, {obs_size}): "
+            "one row per time, row t observing the state after t forward steps."
+        )
+    check_shape(who, "obs", obs, (obs.shape[0], obs_size), "(T, m), m the size of obs_cov")
+    out = jax.eval_shape(obs_op, background)
+    if getattr(out, "shape", None) != (obs_size,):
+        raise ValueError(
+            f"{who} got obs rows of length {obs_size}, but obs_op maps the state to shape "
+            f"{getattr(out, 'shape', out)}."
+        )
+    if is_concrete(background) and not np.all(np.isfinite(np.asarray(background))):
+        raise ValueError(f"{who} got a non-finite background; expected finite values everywhere.")
+    dtype = float_dtype(background, obs)
+    mask = observation_mask(who, obs, mask)
+    return background.astype(dtype), obs.astype(dtype), mask

@@ -23,7 +23,7 @@ from jaxtyping import Array, ArrayLike, Float
 
 from .covariance import COVARIANCE_TAGS, DiagonalCovariance, Whitener
 
-__all__ = ["decomposed_loss", "masked_obs_cov", "obs_cost_1d", "prior_cost"]
+__all__ = ["decomposed_loss", "masked_obs_cov", "obs_cost_1d", "prior_cost", "window_obs_cost", "window_obs_whiteners"]
 
 
 def _whitener(cov: Any) -> Whitener:
@@ -104,3 +104,37 @@ def decomposed_loss(
     return {"prior": jb, "obs": jo, "total": jb + jo}
 
 
+
+
+def window_obs_whiteners(obs_cov: lx.AbstractLinearOperator, mask: Any) -> Whitener:
+    """One `Whitener` per time of a `(T, m)` mask, batched along a leading axis (factorised once)."""
+    import jax
+
+    return jax.vmap(lambda m: Whitener.of(masked_obs_cov(obs_cov, m)))(jnp.asarray(mask, bool))
+
+
+def window_obs_cost(
+    trajectory: Float[ArrayLike, "T n"],
+    obs: Float[ArrayLike, "T m"],
+    obs_op: Any,
+    obs_cov: Any,
+    mask: Any = None,
+) -> Float[Array, ""]:
+    """$\\sum_t J_o(x_t; y_t)$ over a window: `obs_cost_1d` summed over the rows.
+
+    Arguments:
+        trajectory: `(T, n)` states, row t at the time of `obs[t]`.
+        obs: `(T, m)` observations, NaN where missing.
+        obs_op: the observation operator (the same at every time).
+        obs_cov: $R$, or the batched `Whitener` from `window_obs_whiteners(R, mask)`.
+        mask: `(T, m)` booleans; the finite entries of `obs` by default.
+    """
+    import jax
+
+    obs = jnp.asarray(obs)
+    mask = jnp.isfinite(obs) if mask is None else jnp.asarray(mask, bool)
+    w = obs_cov if isinstance(obs_cov, Whitener) else window_obs_whiteners(obs_cov, mask)
+    per_time = jax.vmap(lambda x, y, m, wt: obs_cost_1d(x, y, obs_op, wt, m))(
+        jnp.asarray(trajectory), obs, mask, w
+    )
+    return jnp.sum(per_time)

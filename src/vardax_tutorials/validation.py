@@ -2,7 +2,8 @@
 
 - The **dot-product test** checks that a linear operator $A$ and its transpose
   agree: for random $u$, $v$, $\\langle Au, v\\rangle = \\langle u, A^T v\\rangle$
-  up to rounding. A wrong hand-written adjoint fails it by $O(1)$.
+  up to rounding. A wrong hand-written adjoint fails it by many orders of
+  magnitude (with the normalisation below, typically by $\\sim 1/\\sqrt{n}$ or more).
 - The **Jacobian test** compares an operator's `linearize(x)` with the
   directional derivative JAX computes by forward-mode autodiff (`jax.jvp`).
 - The **Taylor test** checks a linearisation without autodiff: the remainder

@@ -123,9 +123,18 @@ class OptimalInterpolation(eqx.Module):
 
         Materialises $n \\times m$ numbers: meant for small, teaching-sized problems.
         """
+        xb, mask = self._gain_inputs(background, mask, "OptimalInterpolation.kalman_gain")
+        return self._gain(xb, mask)
+
+    def _gain_inputs(self, background, mask, who):
         xb = jnp.zeros(self.state_size) if background is None else jnp.asarray(background)
+        check_shape(who, "background", xb, (self.state_size,), "the size of prior_cov")
         mask = jnp.ones(self.obs_size, bool) if mask is None else jnp.asarray(mask, bool)
-        check_shape("OptimalInterpolation.kalman_gain", "mask", mask, (self.obs_size,))
+        check_shape(who, "mask", mask, (self.obs_size,))
+        return xb, mask
+
+    @eqx.filter_jit
+    def _gain(self, xb, mask):
         H, D, S = self._system(xb, mask)
         BHtD = (self.prior_cov @ H.T @ D).as_matrix()
         return jnp.linalg.solve(S.as_matrix(), BHtD.T).T
@@ -137,13 +146,16 @@ class OptimalInterpolation(eqx.Module):
 
         Materialises an $n \\times n$ matrix: meant for small problems.
         """
-        xb = jnp.zeros(self.state_size) if background is None else jnp.asarray(background)
-        mask = jnp.ones(self.obs_size, bool) if mask is None else jnp.asarray(mask, bool)
-        K = self.kalman_gain(xb, mask)
+        xb, mask = self._gain_inputs(background, mask, "OptimalInterpolation.analysis_covariance")
+        return dense_covariance(self._analysis_cov(xb, mask), check=False)
+
+    @eqx.filter_jit
+    def _analysis_cov(self, xb, mask):
+        K = self._gain(xb, mask)
         H, D, _ = self._system(xb, mask)
         B = self.prior_cov.as_matrix()
         Pa = B - K @ (D @ H).as_matrix() @ B
-        return dense_covariance(0.5 * (Pa + Pa.T), check=False)
+        return 0.5 * (Pa + Pa.T)
 
     def __call__(
         self, batch: Batch1D, background: Float[ArrayLike, "*B_T n"] | None = None

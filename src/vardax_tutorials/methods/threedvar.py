@@ -41,7 +41,9 @@ class ThreeDVarSolution(eqx.Module):
 
     Attributes:
         analysis: $x_a$, the minimiser.
-        converged: whether the minimiser met its tolerances within `max_steps`.
+        converged: whether the minimiser met its tolerances within `max_steps`
+            (a stationary point of $J$: with a nonlinear $H$ it may be a local
+            minimum, or even a saddle or maximum if started exactly on one).
         num_steps: iterations taken.
         prior_cost, obs_cost: $J_b(x_a)$ and $J_o(x_a)$.
     """
@@ -70,7 +72,10 @@ class ThreeDVar(eqx.Module):
             GaussNewton a matrix-free inner solver, e.g.
             `optx.GaussNewton(rtol, atol, linear_solver=lx.Normal(lx.CG(rtol, atol)))`.
         max_steps: iteration cap of the minimiser.
-        cvt: minimise over $\\chi = L_B^{-1}(x - x_b)$ instead of $x$.
+        cvt: minimise over $\\chi = L_B^{-1}(x - x_b)$ instead of $x$. Recommended
+            for smooth, correlated $B$ (Matérn with a long length scale): the
+            Hessian in $x$, $B^{-1} + H^\\top R^{-1} H$, is then badly conditioned
+            and quasi-Newton methods may need many more than `max_steps` steps.
     """
 
     obs_op: ObservationOperator

@@ -8,3 +8,6 @@ from .lorenz import Lorenz63 as Lorenz63
 from .lorenz import Lorenz96 as Lorenz96
 from .lorenz import Lorenz96TwoLevel as Lorenz96TwoLevel
 from .rollout import rollout as rollout
+from .integrators import ClassicalRK4 as ClassicalRK4
+from .integrators import diffrax_integrator as diffrax_integrator
+from .rollout import window as window

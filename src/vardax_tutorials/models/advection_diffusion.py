@@ -96,6 +96,10 @@ class AdvectionDiffusion(AbstractODEModel):
         )
         return sol.ys[-1]
 
+    def diffrax_integrator(self) -> tuple[dfx.AbstractSolver, float]:
+        """`(solver, dt0)` with which `diffrax.diffeqsolve` reproduces `step`."""
+        return self.solver, self.dt / self.n_substeps
+
     def exact_solution(self, state: Float[Array, " n"], t: float) -> Float[Array, " n"]:
         """The exact evolution of the discretised system over time `t`, mode by mode."""
         k = self.wavenumbers

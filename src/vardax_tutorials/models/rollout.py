@@ -12,7 +12,7 @@ from jaxtyping import Array, ArrayLike, Float
 from .._checks import check_shape
 from ..protocols import ForwardModel
 
-__all__ = ["rollout"]
+__all__ = ["rollout", "window"]
 
 
 def rollout(
@@ -52,3 +52,48 @@ def _rollout(model, x0, n_steps, dt):
 
     _, traj = jax.lax.scan(body, x0, None, length=n_steps)
     return traj
+
+
+def window(
+    model: ForwardModel, x0: Float[Array, " n"], n_times: int, adjoint: Any = None
+) -> Float[Array, "n_times n"]:
+    """The states $x_0, M(x_0), \\dots, M^{T-1}(x_0)$ of an assimilation window (row 0 is `x0`).
+
+    How it is differentiated is chosen by `adjoint`:
+    - `None`: a `lax.scan` of `model.step`, differentiated by JAX directly
+      (reverse mode stores each step's intermediate stages, the fastest option;
+      forward mode works too);
+    - a diffrax adjoint (`diffrax.RecursiveCheckpointAdjoint()`,
+      `diffrax.BacksolveAdjoint()`, `diffrax.DirectAdjoint()`,
+      `diffrax.ForwardMode()`): `diffrax.diffeqsolve` of `model.vector_field`
+      with the model's `diffrax_integrator()`, saving at the window's times.
+    """
+    if n_times == 1:
+        return x0[None]
+    if adjoint is None:
+        def body(x, _):
+            x = model.step(x, model.dt)
+            return x, x
+
+        _, traj = jax.lax.scan(body, x0, None, length=n_times - 1)
+        return jnp.concatenate([x0[None], traj])
+    import diffrax as dfx
+
+    from .integrators import diffrax_integrator
+
+    solver, dt0 = diffrax_integrator(model)
+    substeps = max(1, int(round(model.dt / dt0)))
+    ts = jnp.arange(n_times, dtype=x0.dtype) * model.dt
+    sol = dfx.diffeqsolve(
+        dfx.ODETerm(model.vector_field),
+        solver,
+        t0=ts[0],
+        t1=ts[-1],
+        dt0=dt0,
+        y0=x0,
+        saveat=dfx.SaveAt(ts=ts),
+        stepsize_controller=dfx.ConstantStepSize(),
+        adjoint=adjoint,
+        max_steps=(n_times - 1) * substeps + 1,
+    )
+    return sol.ys

@@ -6,6 +6,11 @@ smoothing matrix $A$ and a sensitivity $h \\in [0, 1]$ per level,
 
     H(x) = A (h * x + (1 - h) * x_a).
 
+Writing $A_R = A\\,\\mathrm{diag}(h)$, $H(x) = A x_a + A_R (x - x_a)$: the
+retrieval's response to a departure from the a-priori is $A_R$, the role the
+averaging kernel plays in Rodgers' $\\hat x = x_a + A_R(x - x_a)$ (the two forms
+coincide when $A x_a = x_a$, e.g. $A = I$).
+
 $H$ is affine, so its Jacobian $A\\,\\mathrm{diag}(h)$ does not depend on $x$
 and a BLUE with it is exact; `linearize` returns that product as structured
 lineax operators rather than a dense matrix.
