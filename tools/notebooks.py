@@ -53,8 +53,20 @@ def _write_ipynb(nb, path: Path) -> None:
     jupytext.write(nb, path, fmt="ipynb")
 
 
+def _in_sync(md: Path) -> bool:
+    ipynb = md.with_suffix(".ipynb")
+    if not ipynb.exists():
+        return False
+    paired = nbformat.read(ipynb, as_version=4)
+    has_outputs = any(c.cell_type == "code" and c.get("outputs") for c in paired.cells)
+    return not has_outputs and _cells(paired) == _cells(_read_md(md))
+
+
 def sync() -> None:
+    """Rewrite the paired .ipynb of every notebook whose pair is missing or out of date."""
     for md in find_notebooks():
+        if _in_sync(md):
+            continue
         _write_ipynb(_read_md(md), md.with_suffix(".ipynb"))
         print(f"synced {md.relative_to(ROOT)}")
 
