@@ -173,3 +173,27 @@ def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_siz
     dtype = float_dtype(background, obs)
     mask = observation_mask(who, obs, mask)
     return background.astype(dtype), obs.astype(dtype), mask
+
+
+def check_int_at_least(who: str, name: str, value: Any, low: int) -> None:
+    """`value` must be an int (not a bool) >= `low`."""
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        raise ValueError(f"{who} got {name}={value!r}, expected an integer >= {low}.")
+
+
+def check_minimiser(who: str, minimiser: Any) -> None:
+    """`None`, an optimistix minimiser or an optimistix least-squares solver."""
+    import optimistix as optx
+
+    if minimiser is not None and not isinstance(minimiser, (optx.AbstractMinimiser, optx.AbstractLeastSquaresSolver)):
+        raise TypeError(
+            f"{who} got minimiser of type {type(minimiser).__name__}, expected an "
+            "optimistix minimiser (e.g. optx.BFGS) or least-squares solver (e.g. optx.GaussNewton)."
+        )
+
+
+def check_forward(who: str, forward: Any) -> None:
+    from .protocols import ForwardModel
+
+    if not isinstance(forward, ForwardModel):
+        raise TypeError(f"{who} got forward of type {type(forward).__name__}, expected a ForwardModel.")

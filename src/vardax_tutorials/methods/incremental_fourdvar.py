@@ -24,7 +24,15 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, ArrayLike, Float, Int
 
-from .._checks import check_covariance, check_obs_operator, check_shape, is_concrete, prepare_window
+from .._checks import (
+    check_covariance,
+    check_forward,
+    check_int_at_least,
+    check_obs_operator,
+    check_shape,
+    is_concrete,
+    prepare_window,
+)
 from ..costs import window_obs_whiteners
 from ..covariance import COVARIANCE_TAGS, Whitener
 from ..models.rollout import window
@@ -49,9 +57,8 @@ class IncrementalConfig(eqx.Module):
     cvt: bool = eqx.field(default=True, static=True)
 
     def __check_init__(self):
-        for name, value in (("n_outer", self.n_outer), ("n_inner", self.n_inner)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"IncrementalConfig got {name}={value!r}, expected an integer >= 1.")
+        check_int_at_least("IncrementalConfig", "n_outer", self.n_outer, 1)
+        check_int_at_least("IncrementalConfig", "n_inner", self.n_inner, 1)
         if not float(self.cg_tol) > 0:
             raise ValueError(f"IncrementalConfig got cg_tol={self.cg_tol!r}, expected a value > 0.")
 
@@ -98,8 +105,7 @@ class IncrementalFourDVar(eqx.Module):
 
     def __check_init__(self):
         who = "IncrementalFourDVar"
-        if not isinstance(self.forward, ForwardModel):
-            raise TypeError(f"{who} got forward of type {type(self.forward).__name__}, expected a ForwardModel.")
+        check_forward(who, self.forward)
         check_obs_operator(who, self.obs_op)
         check_covariance(who, "prior_cov", self.prior_cov)
         check_covariance(who, "obs_cov", self.obs_cov)

@@ -24,7 +24,15 @@ import lineax as lx
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from .._checks import check_covariance, check_obs_operator, check_shape, prepare_window
+from .._checks import (
+    check_covariance,
+    check_forward,
+    check_int_at_least,
+    check_minimiser,
+    check_obs_operator,
+    check_shape,
+    prepare_window,
+)
 from ..adjoints import adjoint_gradient
 from ..costs import window_obs_cost, window_obs_whiteners
 from ..covariance import Whitener
@@ -89,18 +97,11 @@ class StrongFourDVar(eqx.Module):
 
     def __check_init__(self):
         who = "StrongFourDVar"
-        if not isinstance(self.forward, ForwardModel):
-            raise TypeError(f"{who} got forward of type {type(self.forward).__name__}, expected a ForwardModel.")
+        check_forward(who, self.forward)
         check_obs_operator(who, self.obs_op)
         check_covariance(who, "prior_cov", self.prior_cov)
         check_covariance(who, "obs_cov", self.obs_cov)
-        if self.minimiser is not None and not isinstance(
-            self.minimiser, (optx.AbstractMinimiser, optx.AbstractLeastSquaresSolver)
-        ):
-            raise TypeError(
-                f"{who} got minimiser of type {type(self.minimiser).__name__}, expected an "
-                "optimistix minimiser or least-squares solver."
-            )
+        check_minimiser(who, self.minimiser)
         if self.forward_adjoint is not None and not isinstance(self.forward_adjoint, dfx.AbstractAdjoint):
             raise TypeError(
                 f"{who} got forward_adjoint of type {type(self.forward_adjoint).__name__}, expected None "
@@ -114,8 +115,7 @@ class StrongFourDVar(eqx.Module):
                 f"{type(self.forward_adjoint).__name__} does not support; use forward_adjoint=None, "
                 "DirectAdjoint() or ForwardMode(), or a minimiser such as optx.BFGS."
             )
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"{who} got max_steps={self.max_steps!r}, expected an integer >= 1.")
+        check_int_at_least(who, "max_steps", self.max_steps, 1)
 
     @property
     def state_size(self) -> int:

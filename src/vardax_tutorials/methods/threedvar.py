@@ -22,7 +22,14 @@ import lineax as lx
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from .._checks import check_covariance, check_obs_operator, check_shape, prepare_analysis
+from .._checks import (
+    check_covariance,
+    check_int_at_least,
+    check_minimiser,
+    check_obs_operator,
+    check_shape,
+    prepare_analysis,
+)
 from ..batch import Batch1D
 from ..costs import masked_obs_cov
 from ..covariance import Whitener
@@ -90,15 +97,8 @@ class ThreeDVar(eqx.Module):
         check_obs_operator(who, self.obs_op)
         check_covariance(who, "prior_cov", self.prior_cov)
         check_covariance(who, "obs_cov", self.obs_cov)
-        if self.minimiser is not None and not isinstance(
-            self.minimiser, (optx.AbstractMinimiser, optx.AbstractLeastSquaresSolver)
-        ):
-            raise TypeError(
-                f"{who} got minimiser of type {type(self.minimiser).__name__}, expected an "
-                "optimistix minimiser (e.g. optx.BFGS) or least-squares solver (e.g. optx.GaussNewton)."
-            )
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"{who} got max_steps={self.max_steps!r}, expected an integer >= 1.")
+        check_minimiser(who, self.minimiser)
+        check_int_at_least(who, "max_steps", self.max_steps, 1)
 
     @property
     def state_size(self) -> int:

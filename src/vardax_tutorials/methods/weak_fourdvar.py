@@ -22,7 +22,14 @@ import lineax as lx
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
-from .._checks import check_covariance, check_obs_operator, prepare_window
+from .._checks import (
+    check_covariance,
+    check_forward,
+    check_int_at_least,
+    check_minimiser,
+    check_obs_operator,
+    prepare_window,
+)
 from ..adjoints import adjoint_gradient
 from ..costs import window_obs_whiteners
 from ..covariance import Whitener
@@ -83,21 +90,13 @@ class WeakFourDVar(eqx.Module):
 
     def __check_init__(self):
         who = "WeakFourDVar"
-        if not isinstance(self.forward, ForwardModel):
-            raise TypeError(f"{who} got forward of type {type(self.forward).__name__}, expected a ForwardModel.")
+        check_forward(who, self.forward)
         check_obs_operator(who, self.obs_op)
         check_covariance(who, "prior_cov", self.prior_cov)
         check_covariance(who, "obs_cov", self.obs_cov)
         check_covariance(who, "model_err_cov", self.model_err_cov, self.prior_cov.in_size())
-        if self.minimiser is not None and not isinstance(
-            self.minimiser, (optx.AbstractMinimiser, optx.AbstractLeastSquaresSolver)
-        ):
-            raise TypeError(
-                f"{who} got minimiser of type {type(self.minimiser).__name__}, expected an "
-                "optimistix minimiser or least-squares solver."
-            )
-        if isinstance(self.max_steps, bool) or not isinstance(self.max_steps, int) or self.max_steps < 1:
-            raise ValueError(f"{who} got max_steps={self.max_steps!r}, expected an integer >= 1.")
+        check_minimiser(who, self.minimiser)
+        check_int_at_least(who, "max_steps", self.max_steps, 1)
 
     @property
     def state_size(self) -> int:
