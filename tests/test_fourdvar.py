@@ -4,6 +4,7 @@ import diffrax as dfx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
+import lineax as lx
 import numpy as np
 import optimistix as optx
 import pytest
@@ -26,6 +27,24 @@ class Persistence(vdx.AbstractRK4Model):
 
     def tendency(self, state):
         return jnp.zeros_like(state)
+
+
+class LinearTendency(vdx.AbstractRK4Model):
+    """dx/dt = L x stepped by RK4: a linear model (build with keywords, `LinearTendency(L=..., dt=...)`)."""
+
+    dt: float
+    L: jax.Array
+
+    @property
+    def state_size(self):
+        return self.L.shape[0]
+
+    def tendency(self, x):
+        return self.L @ x
+
+    def matrix(self):
+        """The one-step matrix M = I + hL + (hL)^2/2 + (hL)^3/6 + (hL)^4/24."""
+        return jax.jacobian(lambda x: self.step(x, self.dt))(jnp.zeros(self.state_size))
 
 
 def linear_problem(getkey, n=6, m=4):
@@ -57,28 +76,14 @@ def test_strong_equals_kalman_smoother_on_linear_model(getkey):
     """Linear model and H, several times: strong 4DVar = the BLUE of x0 given all rows."""
     n, T = 4, 5
     B = random_spd(getkey(), n, cond=5.0)
-    A = jnp.eye(n) + 0.1 * jr.normal(getkey(), (n, n))
-
-    class Linear(vdx.AbstractRK4Model):
-        dt: float = 1.0
-
-        @property
-        def state_size(self):
-            return n
-
-        def tendency(self, x):
-            return (A - jnp.eye(n)) @ x  # not used by the test: step overridden below
-
-    class LinearMap(Linear):
-        def step(self, x, dt=None):
-            return A @ x
-
+    model = LinearTendency(L=0.2 * jr.normal(getkey(), (n, n)), dt=0.5)
+    A = model.matrix()
     H = jnp.eye(n)[:2]
     xb, y = jr.normal(getkey(), (n,)), jr.normal(getkey(), (T, 2))
     R = 0.3 * np.eye(2)
     G = np.concatenate([np.asarray(H @ jnp.linalg.matrix_power(A, t)) for t in range(T)])
     expected = dense_blue(xb, np.asarray(y).reshape(-1), G, B, np.kron(np.eye(T), R), np.ones(2 * T, bool))[0]
-    sol = vdx.StrongFourDVar(LinearMap(), vdx.LinearObs(H), vdx.dense_covariance(B), vdx.dense_covariance(R)).solve(xb, y)
+    sol = vdx.StrongFourDVar(model, vdx.LinearObs(H), vdx.dense_covariance(B), vdx.dense_covariance(R)).solve(xb, y)
     np.testing.assert_allclose(np.asarray(sol.initial_state), expected, atol=1e-6)
 
 
@@ -136,14 +141,34 @@ def test_4dvar_gradient_matches_finite_differences(getkey, name):
 
 
 def test_backsolve_gradient_error_is_measured(getkey):
-    """Backsolve integrates the adjoint backwards in continuous time: not the discrete gradient."""
-    model, p, B = lorenz_problem(getkey(), n_times=20)
-    direct = vdx.StrongFourDVar(model, vdx.MaskedIdentity(), B, p.obs_cov, forward_adjoint=dfx.DirectAdjoint())
-    back = vdx.StrongFourDVar(model, vdx.MaskedIdentity(), B, p.obs_cov, forward_adjoint=dfx.BacksolveAdjoint())
-    g_direct = cost_and_grad(direct, p.background, p)[1]
-    g_back = cost_and_grad(back, p.background, p)[1]
-    err = float(jnp.linalg.norm(g_back - g_direct) / jnp.linalg.norm(g_direct))
-    assert np.isfinite(err) and err > 1e-12  # present and measured; its size is reported by the benchmark
+    """Backsolve integrates the adjoint backwards in continuous time: close to, not equal to, the discrete gradient.
+
+    Lorenz-96 with dt = 0.05 (not a binary fraction): with the window integrated
+    in physical time the save times missed the step ends and Backsolve's
+    gradient was off by 4.3 (relative) on this 20-step window; in step units it
+    is off by about 1.6e-3, the continuous-adjoint error.
+    """
+    model = vdx.Lorenz96(n=40, dt=0.05)
+    p = vdx.generate_problem(model, key=getkey(), n_times=20, obs_std=1.0, background_std=1.0, spin_up=500)
+    grads = {}
+    for name, adj in (("direct", dfx.DirectAdjoint()), ("back", dfx.BacksolveAdjoint())):
+        meth = vdx.StrongFourDVar(model, vdx.MaskedIdentity(), p.prior_cov, p.obs_cov, forward_adjoint=adj)
+        grads[name] = cost_and_grad(meth, p.background, p)[1]
+    err = float(jnp.linalg.norm(grads["back"] - grads["direct"]) / jnp.linalg.norm(grads["direct"]))
+    assert 1e-8 < err < 1e-2
+
+
+def test_window_in_step_units_hits_every_observation_time():
+    """Every diffrax adjoint reproduces the scan window for a step that is not a binary fraction."""
+    model = vdx.Lorenz96(n=12, dt=0.05)
+    x0 = vdx.rollout(model, jnp.full(12, 8.0).at[0].add(0.01), 200)[-1]
+    ref = vdx.window(model, x0, 30)
+    for adj in (dfx.RecursiveCheckpointAdjoint(), dfx.BacksolveAdjoint(), dfx.DirectAdjoint(), dfx.ForwardMode()):
+        np.testing.assert_allclose(np.asarray(vdx.window(model, x0, 30, adj)), np.asarray(ref), rtol=0, atol=1e-10)
+    # a long window, where recursive checkpointing recomputes: still the exact (Direct) gradient
+    grads = [jax.grad(lambda x, a=adj: jnp.sum(jnp.sin(vdx.window(model, x, 100, a))))(x0)
+             for adj in (dfx.RecursiveCheckpointAdjoint(), dfx.DirectAdjoint())]
+    np.testing.assert_allclose(np.asarray(grads[0]), np.asarray(grads[1]), rtol=1e-12, atol=0)
 
 
 def test_solve_under_each_adjoint_agrees(getkey):
@@ -236,8 +261,38 @@ def test_errors():
                            forward_adjoint=dfx.BacksolveAdjoint())
     inc = vdx.IncrementalFourDVar(Explosive(), vdx.MaskedIdentity(), vdx.diagonal_covariance(jnp.ones(2)),
                                   vdx.diagonal_covariance(jnp.ones(2)), vdx.IncrementalConfig(n_outer=2))
-    with pytest.raises(FloatingPointError, match="outer iteration 0 produced a non-finite increment or cost"):
+    with pytest.raises(FloatingPointError, match="cost is not finite at outer iteration 0"):
         inc.solve(jnp.array([5.0, 5.0]), jnp.ones((4, 2)))
+
+
+class CubeRoot(vdx.AbstractObservationOperator):
+    """H(x) = x^(1/3): finite everywhere, with an infinite derivative at 0."""
+
+    def __call__(self, state, mask=None):
+        return jnp.cbrt(state) if mask is None else jnp.where(mask, jnp.cbrt(state), 0.0)
+
+    def linearize(self, state):
+        return lx.DiagonalLinearOperator(jnp.cbrt(state) / (3 * state))
+
+
+def test_incremental_stops_with_a_clear_error_on_singular_covariances_and_breakdown():
+    """The inner Hessian contains B^{-1} (or I with cvt), so it is singular only through B or R."""
+    v = np.array([1.0, 1.0, 0.0])
+    singular = vdx.dense_covariance(np.outer(v, v) + np.diag([1.0, 1.0, 0.0]))
+    ok = vdx.diagonal_covariance(jnp.ones(3))
+    model, xb, obs = vdx.Lorenz63(), jnp.array([1.0, 2.0, 20.0]), jnp.ones((3, 3))
+    for cvt in (False, True):
+        cfg = vdx.IncrementalConfig(n_outer=2, cvt=cvt)
+        with pytest.raises(ValueError, match="prior_cov cannot be whitened"):
+            vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), singular, ok, cfg).solve(xb, obs)
+        with pytest.raises(ValueError, match="obs_cov cannot be whitened"):
+            vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), ok, singular, cfg).solve(xb, obs)
+        with pytest.raises(FloatingPointError, match="conjugate-gradient solve broke down at outer iteration 0"):
+            vdx.IncrementalFourDVar(Persistence(n=3), CubeRoot(), ok, ok, cfg).solve(jnp.array([0.0, 1.0, 2.0]), obs)
+    # under jit the same failure is an equinox runtime error, not a NaN
+    inc = vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), singular, ok, vdx.IncrementalConfig(n_outer=2))
+    with pytest.raises(Exception, match="prior_cov cannot be whitened"):
+        jax.block_until_ready(jax.jit(lambda b: inc.solve(b, obs).initial_state)(xb))
 
 
 def test_one_step_and_k_step_adjoints():

@@ -197,3 +197,14 @@ def check_forward(who: str, forward: Any) -> None:
 
     if not isinstance(forward, ForwardModel):
         raise TypeError(f"{who} got forward of type {type(forward).__name__}, expected a ForwardModel.")
+
+
+def check_minimiser_adjoint(who: str, adjoint: Any) -> None:
+    """An optimistix adjoint (`optx.ImplicitAdjoint()`, `vdx.KStepAdjoint(k)`, ...)."""
+    import optimistix as optx
+
+    if not isinstance(adjoint, optx.AbstractAdjoint):
+        raise TypeError(
+            f"{who} got minimiser_adjoint of type {type(adjoint).__name__}, expected an optimistix "
+            "adjoint such as optx.ImplicitAdjoint() or vdx.KStepAdjoint(k)."
+        )

@@ -32,10 +32,12 @@ from jaxtyping import Array, Float
 __all__ = ["KStepAdjoint", "OneStepAdjoint", "adjoint_gradient"]
 
 
-def adjoint_gradient(
-    fn: Callable[[Float[Array, " n"]], Float[Array, ""]], *, forward_mode: bool = False
-) -> Callable[[Float[Array, " n"]], Float[Array, ""]]:
-    """`fn` with a custom JVP $\\dot J = \\nabla J(x)\\cdot\\dot x$, $\\nabla J$ by reverse (or forward) mode."""
+def adjoint_gradient(fn: Callable[[Any], Float[Array, ""]], *, forward_mode: bool = False) -> Callable[[Any], Float[Array, ""]]:
+    """`fn` with a custom JVP $\\dot J = \\nabla J(x)\\cdot\\dot x$, $\\nabla J$ by reverse (or forward) mode.
+
+    `x` may be an array or a pytree of arrays. Only `x` is differentiated: the
+    rule does not propagate derivatives with respect to values `fn` closes over.
+    """
 
     @jax.custom_jvp
     def wrapped(x):
@@ -48,7 +50,8 @@ def adjoint_gradient(
             value, grad = fn(x), jax.jacfwd(fn)(x)
         else:
             value, grad = jax.value_and_grad(fn)(x)
-        return value, jnp.vdot(grad, dx)
+        pairs = zip(jax.tree_util.tree_leaves(grad), jax.tree_util.tree_leaves(dx))
+        return value, sum(jnp.vdot(g, d) for g, d in pairs)
 
     return wrapped
 

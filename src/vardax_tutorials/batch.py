@@ -57,6 +57,19 @@ class Batch1D(eqx.Module):
         """`(B, T, N)`."""
         return tuple(self.input.shape)
 
+    def backgrounds(self, background: Float[ArrayLike, "*B_T n"] | None, n: int, who: str = "Batch1D") -> Float[Array, "B T n"]:
+        """One background per `(b, t)` slice, in the dtype of `input`.
+
+        `background` is `(n,)`, `(T, n)` or `(B, T, n)`; zeros (a climatological
+        anomaly of mean 0) when `None`. `who` names the caller in errors.
+        """
+        nb, nt, _ = self.shape
+        bg = jnp.zeros(n, self.input.dtype) if background is None else jnp.asarray(background)
+        if bg.shape in ((n,), (nt, n)):
+            bg = jnp.broadcast_to(bg, (nb, nt, n))
+        check_shape(who, "background", bg, (nb, nt, n), "(n,), (T, n) or (B, T, n)")
+        return bg.astype(self.input.dtype)
+
 
 class TwinProblem(eqx.Module):
     """A seeded twin experiment: the truth, what was observed, and a first guess.

@@ -12,7 +12,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import ArrayLike, Float
 
 from .._checks import check_ndim, is_concrete
 

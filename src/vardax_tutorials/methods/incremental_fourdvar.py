@@ -37,8 +37,23 @@ from ..costs import window_obs_whiteners
 from ..covariance import COVARIANCE_TAGS, Whitener
 from ..models.rollout import window
 from ..protocols import ForwardModel, ObservationOperator
+from ._common import analyse_with
 
 __all__ = ["IncrementalConfig", "IncrementalFourDVar", "IncrementalFourDVarAnalysisStep", "IncrementalSolution"]
+
+
+_SINGULAR_B, _SINGULAR_R, _NONFINITE_COST, _CG_BREAKDOWN = 1, 2, 3, 4
+_FAILURES = {
+    _SINGULAR_B: "prior_cov cannot be whitened (its square root is singular or not finite); "
+    "B must be positive definite.",
+    _SINGULAR_R: "obs_cov cannot be whitened on the observed entries (singular or not finite); "
+    "R must be positive definite.",
+    _NONFINITE_COST: "the cost is not finite at outer iteration {k} (the trajectory diverged); "
+    "use a shorter window or a background closer to the truth.",
+    _CG_BREAKDOWN: "the inner conjugate-gradient solve broke down at outer iteration {k}: the gradient "
+    "or the increment is not finite (the linearised window is not finite, e.g. H is not "
+    "differentiable there, or the inner Hessian is singular or indefinite to working precision).",
+}
 
 
 class IncrementalConfig(eqx.Module):
@@ -130,25 +145,26 @@ class IncrementalFourDVar(eqx.Module):
     ) -> IncrementalSolution:
         """Run the outer/inner loops over the window `obs` (`(T, m)`, NaN where missing).
 
-        Raises `FloatingPointError` naming the outer iteration if an increment or
-        the cost becomes non-finite (e.g. a singular inner Hessian).
+        The inner Hessian $G'^\\top G'$ of the whitened residual contains
+        $B^{-1}$ (or $I$ with `cvt=True`), so it can only be singular if $B$ or
+        $R$ is. Raises `ValueError` when `prior_cov` or `obs_cov` cannot be
+        whitened (singular, indefinite), and `FloatingPointError` naming the
+        outer iteration when the cost becomes non-finite (a diverging
+        trajectory) or the inner CG breaks down (a non-finite increment).
         """
         who = "IncrementalFourDVar"
         xb, y, mask = prepare_window(who, self.forward, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
         x0 = xb if init is None else jnp.asarray(init, xb.dtype)
         check_shape(who, "init", x0, xb.shape, "one state")
-        sol, failed_at = self._solve(xb, y, mask, x0)
-        if is_concrete(failed_at):
-            k = int(np.asarray(failed_at))
-            if k >= 0:
-                raise FloatingPointError(
-                    f"{who}: outer iteration {k} produced a non-finite increment or cost "
-                    "(singular or indefinite inner Hessian, or a diverging trajectory); "
-                    "check B, R and the window length, or use a shorter window."
-                )
-        else:
-            sol = eqx.error_if(sol, failed_at >= 0, f"{who}: non-finite increment or cost in an outer iteration.")
-        return sol
+        sol, (code, k) = self._solve(xb, y, mask, x0)
+        if is_concrete(code):
+            code, k = int(np.asarray(code)), int(np.asarray(k))
+            if code:
+                error = ValueError if code in (_SINGULAR_B, _SINGULAR_R) else FloatingPointError
+                raise error(f"{who}: " + _FAILURES[code].format(k=k))
+            return sol
+        messages = [f"{who}: " + _FAILURES[c].format(k="k") for c in sorted(_FAILURES)]
+        return eqx.branched_error_if(sol, code > 0, jnp.maximum(code - 1, 0), messages)
 
     @eqx.filter_jit
     def _solve(self, xb, y, mask, x0):
@@ -170,28 +186,37 @@ class IncrementalFourDVar(eqx.Module):
 
         solver = lx.CG(rtol=cfg.cg_tol, atol=cfg.cg_tol, max_steps=cfg.n_inner)
 
+        def first_failure(status, code, k):
+            """Keep the first failure: `status` is (code, outer iteration), code 0 = none."""
+            new = (status[0] == 0) & (code > 0)
+            return jnp.where(new, jnp.stack([code, k]), status)
+
         def outer(carry, k):
-            z, failed_at = carry
+            z, status = carry
             r, J = jax.linearize(residuals, z)
             JT = jax.linear_transpose(J, z)
             grad = JT(r)[0]
             normal = lx.FunctionLinearOperator(lambda v: JT(J(v))[0], jax.ShapeDtypeStruct(z.shape, z.dtype), COVARIANCE_TAGS)
             inner = lx.linear_solve(normal, -grad, solver, throw=False)
             dz = inner.value
-            bad = ~jnp.all(jnp.isfinite(dz)) | ~jnp.all(jnp.isfinite(r))
-            failed_at = jnp.where((failed_at < 0) & bad, k, failed_at)
-            z_new = jnp.where(failed_at >= 0, z, z + dz)
+            inner_ok = (inner.result == lx.RESULTS.successful) | (inner.result == lx.RESULTS.max_steps_reached)
+            breakdown = ~inner_ok | ~jnp.all(jnp.isfinite(dz)) | ~jnp.all(jnp.isfinite(grad))
+            code = jnp.where(~jnp.all(jnp.isfinite(r)), _NONFINITE_COST, jnp.where(breakdown, _CG_BREAKDOWN, 0))
+            status = first_failure(status, code, k)
+            z_new = jnp.where(status[0] > 0, z, z + dz)
             record = (0.5 * jnp.sum(r**2), jnp.linalg.norm(grad), inner.stats["num_steps"])
-            return (z_new, failed_at), record
+            return (z_new, status), record
 
+        ones_n = jnp.ones_like(xb)
+        b_ok = jnp.all(jnp.isfinite(L(ones_n))) & jnp.all(jnp.isfinite(L.factor.mv(ones_n)))
+        r_ok = jnp.all(jnp.isfinite(jax.vmap(lambda w: w(jnp.ones(y.shape[1], y.dtype)))(w_r)))
+        status = jnp.where(b_ok, jnp.where(r_ok, 0, _SINGULAR_R), _SINGULAR_B)
+        status = jnp.stack([status, jnp.zeros_like(status)])
         z0 = L(x0 - xb) if cfg.cvt else x0
-        (z, failed_at), (costs, grads, iters) = jax.lax.scan(
-            outer, (z0, jnp.asarray(-1)), jnp.arange(cfg.n_outer)
-        )
+        (z, status), (costs, grads, iters) = jax.lax.scan(outer, (z0, status), jnp.arange(cfg.n_outer))
         r_end, J_end = jax.linearize(residuals, z)
         g_end = jax.linear_transpose(J_end, z)(r_end)[0]
-        bad_end = ~jnp.all(jnp.isfinite(r_end))
-        failed_at = jnp.where((failed_at < 0) & bad_end, cfg.n_outer, failed_at)
+        status = first_failure(status, jnp.where(jnp.all(jnp.isfinite(r_end)), 0, _NONFINITE_COST), cfg.n_outer)
         x = to_state(z)
         sol = IncrementalSolution(
             initial_state=x,
@@ -200,28 +225,21 @@ class IncrementalFourDVar(eqx.Module):
             outer_grad_norms=jnp.concatenate([grads, jnp.linalg.norm(g_end)[None]]),
             inner_iterations=iters,
         )
-        return sol, failed_at
+        return sol, (status[0], status[1])
 
     def analyse(self, background: Float[ArrayLike, " n"], obs: Float[ArrayLike, "T m"], mask: Any = None) -> Float[Array, " n"]:
         """The analysed state at the time of the window's last row."""
         return self.solve(background, obs, mask).final_state
 
     def as_analysis_step(self) -> "IncrementalFourDVarAnalysisStep":
-        return IncrementalFourDVarAnalysisStep(self.forward, self.prior_cov, self.config)
+        """This method as an `AnalysisStep` (the contract of `StrongFourDVarAnalysisStep`)."""
+        return IncrementalFourDVarAnalysisStep(self)
 
 
 class IncrementalFourDVarAnalysisStep(eqx.Module):
     """`AnalysisStep` form of `IncrementalFourDVar` (same contract as the other 4DVars)."""
 
-    forward: ForwardModel
-    prior_cov: lx.AbstractLinearOperator
-    config: IncrementalConfig = IncrementalConfig()
+    method: IncrementalFourDVar
 
     def __call__(self, forecast, obs, *, obs_op, obs_err_cov, mask=None):
-        obs = jnp.asarray(obs)
-        if obs.ndim == 1:
-            obs = obs[None]
-            mask = None if mask is None else jnp.asarray(mask)[None]
-        return IncrementalFourDVar(self.forward, obs_op, self.prior_cov, obs_err_cov, self.config).analyse(
-            forecast, obs, mask
-        )
+        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=True)

@@ -169,12 +169,7 @@ class OptimalInterpolation(eqx.Module):
         """
         if not isinstance(batch, Batch1D):
             raise TypeError(f"OptimalInterpolation got {type(batch).__name__}, expected a Batch1D.")
-        nb, nt, _ = batch.shape
-        n = self.state_size
-        bg = jnp.zeros(n, batch.input.dtype) if background is None else jnp.asarray(background)
-        if bg.shape in ((n,), (nt, n)):
-            bg = jnp.broadcast_to(bg, (nb, nt, n))
-        check_shape("OptimalInterpolation", "background", bg, (nb, nt, n), "(n,), (T, n) or (B, T, n)")
+        bg = batch.backgrounds(background, self.state_size, "OptimalInterpolation")
         self._prepare(bg[0, 0], batch.input[0, 0], batch.mask[0, 0], "OptimalInterpolation")
         analyse = jax.vmap(jax.vmap(self.analyse))
         return analyse(bg, batch.input, batch.mask)

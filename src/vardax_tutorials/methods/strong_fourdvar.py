@@ -29,22 +29,18 @@ from .._checks import (
     check_forward,
     check_int_at_least,
     check_minimiser,
+    check_minimiser_adjoint,
     check_obs_operator,
     check_shape,
     prepare_window,
 )
-from ..adjoints import adjoint_gradient
-from ..costs import window_obs_cost, window_obs_whiteners
+from ..costs import window_obs_whiteners
 from ..covariance import Whitener
 from ..models.rollout import window
 from ..protocols import ForwardModel, ObservationOperator
+from ._common import analyse_with, default_minimiser, half_squared_norms, minimise_residuals
 
 __all__ = ["StrongFourDVar", "StrongFourDVarAnalysisStep", "StrongFourDVarSolution"]
-
-
-def _default_minimiser(dtype) -> optx.AbstractMinimiser:
-    tol = 1e-9 if jnp.finfo(dtype).bits == 64 else 1e-5
-    return optx.BFGS(rtol=tol, atol=tol)
 
 
 class StrongFourDVarSolution(eqx.Module):
@@ -85,6 +81,11 @@ class StrongFourDVar(eqx.Module):
             `forward_adjoint` `None`, `DirectAdjoint` or `ForwardMode`).
         max_steps: iteration cap of the minimiser.
         forward_adjoint: how the window is differentiated (see the module docstring).
+        minimiser_adjoint: how the analysis is differentiated with respect to
+            its inputs (background, observations, covariances): an optimistix
+            adjoint, `optx.ImplicitAdjoint()` by default, or `vdx.KStepAdjoint(k)`.
+            Needs second derivatives of the window, so `forward_adjoint` `None`
+            or `DirectAdjoint()`.
     """
 
     forward: ForwardModel
@@ -94,6 +95,7 @@ class StrongFourDVar(eqx.Module):
     minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
     max_steps: int = eqx.field(default=500, static=True)
     forward_adjoint: dfx.AbstractAdjoint | None = None
+    minimiser_adjoint: optx.AbstractAdjoint = optx.ImplicitAdjoint()
 
     def __check_init__(self):
         who = "StrongFourDVar"
@@ -116,6 +118,7 @@ class StrongFourDVar(eqx.Module):
                 "DirectAdjoint() or ForwardMode(), or a minimiser such as optx.BFGS."
             )
         check_int_at_least(who, "max_steps", self.max_steps, 1)
+        check_minimiser_adjoint(who, self.minimiser_adjoint)
 
     @property
     def state_size(self) -> int:
@@ -137,16 +140,20 @@ class StrongFourDVar(eqx.Module):
         return self._cost_fn(xb, y, mask)(x0)
 
     def _cost_fn(self, xb, y, mask):
+        residuals = self._residuals(xb, y, mask)
+        return lambda x0: sum(half_squared_norms(*residuals(x0, self.trajectory(x0, y.shape[0]))))
+
+    def _residuals(self, xb, y, mask):
+        """Whitened residuals $(L_B^{-1}(x_0 - x_b), L_{R_t}^{-1} D_t(y_t - H(x_t)))$ of a trajectory."""
         w_b = Whitener.of(self.prior_cov)
         w_r = window_obs_whiteners(self.obs_cov, mask)
-        n_times = y.shape[0]
+        y0 = jnp.where(mask, y, 0.0)
 
-        def cost(x0):
-            traj = self.trajectory(x0, n_times)
-            jb = 0.5 * jnp.sum(w_b(x0 - xb) ** 2)
-            return jb + window_obs_cost(traj, y, self.obs_op, w_r, mask)
+        def residuals(x0, traj):
+            r = jnp.where(mask, y0 - jax.vmap(self.obs_op)(traj, mask), 0.0)
+            return w_b(x0 - xb), jax.vmap(lambda w, rt: w(rt))(w_r, r)
 
-        return cost
+        return residuals
 
     def solve(
         self,
@@ -165,33 +172,26 @@ class StrongFourDVar(eqx.Module):
 
     @eqx.filter_jit
     def _solve(self, xb, y, mask, x0) -> StrongFourDVarSolution:
-        w_b = Whitener.of(self.prior_cov)
-        w_r = window_obs_whiteners(self.obs_cov, mask)
         n_times = y.shape[0]
-        y0 = jnp.where(mask, y, 0.0)
-        solver = _default_minimiser(xb.dtype) if self.minimiser is None else self.minimiser
-
-        def residuals(x, _):
-            traj = self.trajectory(x, n_times)
-            r = jnp.where(mask, y0 - jax.vmap(self.obs_op)(traj, mask), 0.0)
-            return w_b(x - xb), jax.vmap(lambda w, rt: w(rt))(w_r, r)
-
-        if isinstance(solver, optx.AbstractLeastSquaresSolver):
-            sol = optx.least_squares(residuals, solver, x0, max_steps=self.max_steps, throw=False)
-        else:
-            cost = adjoint_gradient(
-                lambda x: _half_sq(residuals(x, None)),
-                forward_mode=isinstance(self.forward_adjoint, dfx.ForwardMode),
-            )
-            sol = optx.minimise(lambda x, _: cost(x), solver, x0, max_steps=self.max_steps, throw=False)
-        r_b, r_o = residuals(sol.value, None)
+        residuals = self._residuals(xb, y, mask)
+        solver = default_minimiser(xb.dtype, 1e-9, 1e-5) if self.minimiser is None else self.minimiser
+        sol = minimise_residuals(
+            lambda x: residuals(x, self.trajectory(x, n_times)),
+            solver,
+            x0,
+            max_steps=self.max_steps,
+            adjoint=self.minimiser_adjoint,
+            forward_adjoint=self.forward_adjoint,
+        )
+        traj = self.trajectory(sol.value, n_times)
+        prior_cost, obs_cost = half_squared_norms(*residuals(sol.value, traj))
         return StrongFourDVarSolution(
             initial_state=sol.value,
-            trajectory=self.trajectory(sol.value, n_times),
+            trajectory=traj,
             converged=sol.result == optx.RESULTS.successful,
             num_steps=jnp.asarray(sol.stats["num_steps"]),
-            prior_cost=0.5 * jnp.sum(r_b**2),
-            obs_cost=0.5 * jnp.sum(r_o**2),
+            prior_cost=prior_cost,
+            obs_cost=obs_cost,
         )
 
     def analyse(self, background: Float[ArrayLike, " n"], obs: Float[ArrayLike, "T m"], mask: Any = None) -> Float[Array, " n"]:
@@ -200,11 +200,7 @@ class StrongFourDVar(eqx.Module):
 
     def as_analysis_step(self) -> "StrongFourDVarAnalysisStep":
         """This method as an `AnalysisStep`: background at row 0 in, state at the last row out."""
-        return StrongFourDVarAnalysisStep(self.forward, self.prior_cov, self.minimiser, self.max_steps, self.forward_adjoint)
-
-
-def _half_sq(parts):
-    return 0.5 * sum(jnp.sum(p**2) for p in parts)
+        return StrongFourDVarAnalysisStep(self)
 
 
 class StrongFourDVarAnalysisStep(eqx.Module):
@@ -215,18 +211,7 @@ class StrongFourDVarAnalysisStep(eqx.Module):
     at the time of the last row.
     """
 
-    forward: ForwardModel
-    prior_cov: lx.AbstractLinearOperator
-    minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
-    max_steps: int = eqx.field(default=500, static=True)
-    forward_adjoint: dfx.AbstractAdjoint | None = None
+    method: StrongFourDVar
 
     def __call__(self, forecast, obs, *, obs_op, obs_err_cov, mask=None):
-        obs = jnp.asarray(obs)
-        if obs.ndim == 1:
-            obs = obs[None]
-            mask = None if mask is None else jnp.asarray(mask)[None]
-        method = StrongFourDVar(
-            self.forward, obs_op, self.prior_cov, obs_err_cov, self.minimiser, self.max_steps, self.forward_adjoint
-        )
-        return method.analyse(forecast, obs, mask)
+        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=True)

@@ -26,6 +26,7 @@ from .._checks import (
     check_covariance,
     check_int_at_least,
     check_minimiser,
+    check_minimiser_adjoint,
     check_obs_operator,
     check_shape,
     prepare_analysis,
@@ -34,13 +35,9 @@ from ..batch import Batch1D
 from ..costs import masked_obs_cov
 from ..covariance import Whitener
 from ..protocols import ObservationOperator
+from ._common import analyse_with, default_minimiser, half_squared_norms, minimise_residuals
 
 __all__ = ["ThreeDVar", "ThreeDVarAnalysisStep", "ThreeDVarSolution"]
-
-
-def _default_minimiser(dtype) -> optx.AbstractMinimiser:
-    tol = 1e-10 if jnp.finfo(dtype).bits == 64 else 1e-6
-    return optx.BFGS(rtol=tol, atol=tol)
 
 
 class ThreeDVarSolution(eqx.Module):
@@ -83,6 +80,10 @@ class ThreeDVar(eqx.Module):
             for smooth, correlated $B$ (Matérn with a long length scale): the
             Hessian in $x$, $B^{-1} + H^\\top R^{-1} H$, is then badly conditioned
             and quasi-Newton methods may need many more than `max_steps` steps.
+        minimiser_adjoint: how the analysis is differentiated with respect to
+            its inputs (background, observations, covariances): an optimistix
+            adjoint, `optx.ImplicitAdjoint()` (implicit function theorem at the
+            minimum) by default, or `vdx.KStepAdjoint(k)`.
     """
 
     obs_op: ObservationOperator
@@ -91,6 +92,7 @@ class ThreeDVar(eqx.Module):
     minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
     max_steps: int = eqx.field(default=256, static=True)
     cvt: bool = eqx.field(default=False, static=True)
+    minimiser_adjoint: optx.AbstractAdjoint = optx.ImplicitAdjoint()
 
     def __check_init__(self):
         who = "ThreeDVar"
@@ -99,6 +101,7 @@ class ThreeDVar(eqx.Module):
         check_covariance(who, "obs_cov", self.obs_cov)
         check_minimiser(who, self.minimiser)
         check_int_at_least(who, "max_steps", self.max_steps, 1)
+        check_minimiser_adjoint(who, self.minimiser_adjoint)
 
     @property
     def state_size(self) -> int:
@@ -144,57 +147,46 @@ class ThreeDVar(eqx.Module):
         def to_state(z):
             return xb + prior_sqrt.mv(z) if self.cvt else z
 
-        def residuals(z, _):
+        def residuals(z):
             x = to_state(z)
             r_b = z if self.cvt else w_b(x - xb)
             r_o = w_r(jnp.where(mask, y0 - self.obs_op(x, mask), 0.0))
             return r_b, r_o
 
-        def cost(z, args):
-            r_b, r_o = residuals(z, args)
-            return 0.5 * (jnp.sum(r_b**2) + jnp.sum(r_o**2))
-
         z0 = w_b(x0 - xb) if self.cvt else x0
-        solver = _default_minimiser(xb.dtype) if self.minimiser is None else self.minimiser
-        if isinstance(solver, optx.AbstractLeastSquaresSolver):
-            sol = optx.least_squares(residuals, solver, z0, max_steps=self.max_steps, throw=False)
-        else:
-            sol = optx.minimise(cost, solver, z0, max_steps=self.max_steps, throw=False)
-        r_b, r_o = residuals(sol.value, None)
+        solver = default_minimiser(xb.dtype, 1e-10, 1e-6) if self.minimiser is None else self.minimiser
+        sol = minimise_residuals(residuals, solver, z0, max_steps=self.max_steps, adjoint=self.minimiser_adjoint)
+        prior_cost, obs_cost = half_squared_norms(*residuals(sol.value))
         return ThreeDVarSolution(
             analysis=to_state(sol.value),
             converged=sol.result == optx.RESULTS.successful,
             num_steps=jnp.asarray(sol.stats["num_steps"]),
-            prior_cost=0.5 * jnp.sum(r_b**2),
-            obs_cost=0.5 * jnp.sum(r_o**2),
+            prior_cost=prior_cost,
+            obs_cost=obs_cost,
         )
 
     def __call__(self, batch: Batch1D, background: Float[ArrayLike, "*B_T n"] | None = None) -> Float[Array, "B T n"]:
         """Analyse every `(b, t)` slice of a `Batch1D`; `background` as in `OptimalInterpolation`."""
         if not isinstance(batch, Batch1D):
             raise TypeError(f"ThreeDVar got {type(batch).__name__}, expected a Batch1D.")
-        nb, nt, _ = batch.shape
-        n = self.state_size
-        bg = jnp.zeros(n, batch.input.dtype) if background is None else jnp.asarray(background)
-        if bg.shape in ((n,), (nt, n)):
-            bg = jnp.broadcast_to(bg, (nb, nt, n))
-        check_shape("ThreeDVar", "background", bg, (nb, nt, n), "(n,), (T, n) or (B, T, n)")
-        prepare_analysis("ThreeDVar", self.obs_op, n, self.obs_size, bg[0, 0], batch.input[0, 0], batch.mask[0, 0])
+        bg = batch.backgrounds(background, self.state_size, "ThreeDVar")
+        prepare_analysis("ThreeDVar", self.obs_op, self.state_size, self.obs_size, bg[0, 0], batch.input[0, 0], batch.mask[0, 0])
         solve = jax.vmap(jax.vmap(lambda b, y, m: self._solve(b, y, m, b).analysis))
-        return solve(bg.astype(batch.input.dtype), batch.input, batch.mask)
+        return solve(bg, batch.input, batch.mask)
 
     def as_analysis_step(self) -> "ThreeDVarAnalysisStep":
         """This method as an `AnalysisStep` keeping $B$ and the minimiser settings."""
-        return ThreeDVarAnalysisStep(self.prior_cov, self.minimiser, self.max_steps, self.cvt)
+        return ThreeDVarAnalysisStep(self)
 
 
 class ThreeDVarAnalysisStep(eqx.Module):
-    """`AnalysisStep` form of `ThreeDVar`: $H$ and $R$ come with each call."""
+    """`AnalysisStep` form of `ThreeDVar`: $H$ and $R$ come with each call.
 
-    prior_cov: lx.AbstractLinearOperator
-    minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
-    max_steps: int = eqx.field(default=256, static=True)
-    cvt: bool = eqx.field(default=False, static=True)
+    Holds the method; its own `obs_op` and `obs_cov` are replaced by the ones
+    each call hands over.
+    """
+
+    method: ThreeDVar
 
     def __call__(
         self,
@@ -205,5 +197,4 @@ class ThreeDVarAnalysisStep(eqx.Module):
         obs_err_cov: lx.AbstractLinearOperator,
         mask: Any = None,
     ) -> Float[Array, " n"]:
-        method = ThreeDVar(obs_op, self.prior_cov, obs_err_cov, self.minimiser, self.max_steps, self.cvt)
-        return method.analyse(forecast, obs, mask)
+        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=False)

@@ -16,7 +16,6 @@ from typing import Any
 
 import equinox as eqx
 import jax
-import jax.flatten_util
 import jax.numpy as jnp
 import lineax as lx
 import optimistix as optx
@@ -27,13 +26,14 @@ from .._checks import (
     check_forward,
     check_int_at_least,
     check_minimiser,
+    check_minimiser_adjoint,
     check_obs_operator,
     prepare_window,
 )
-from ..adjoints import adjoint_gradient
 from ..costs import window_obs_whiteners
 from ..covariance import Whitener
 from ..protocols import ForwardModel, ObservationOperator
+from ._common import analyse_with, default_minimiser, half_squared_norms, minimise_residuals
 
 __all__ = ["WeakFourDVar", "WeakFourDVarAnalysisStep", "WeakFourDVarSolution"]
 
@@ -77,6 +77,8 @@ class WeakFourDVar(eqx.Module):
         minimiser: optimistix minimiser (BFGS by default) or least-squares solver.
         max_steps: iteration cap.
         cvt: whiten the control ($\\chi = L_B^{-1}(x_0 - x_b)$, $\\xi_t = L_Q^{-1}\\eta_t$).
+        minimiser_adjoint: how the analysis is differentiated with respect to
+            its inputs: an optimistix adjoint, `optx.ImplicitAdjoint()` by default.
     """
 
     forward: ForwardModel
@@ -87,6 +89,7 @@ class WeakFourDVar(eqx.Module):
     minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
     max_steps: int = eqx.field(default=1000, static=True)
     cvt: bool = eqx.field(default=False, static=True)
+    minimiser_adjoint: optx.AbstractAdjoint = optx.ImplicitAdjoint()
 
     def __check_init__(self):
         who = "WeakFourDVar"
@@ -97,6 +100,7 @@ class WeakFourDVar(eqx.Module):
         check_covariance(who, "model_err_cov", self.model_err_cov, self.prior_cov.in_size())
         check_minimiser(who, self.minimiser)
         check_int_at_least(who, "max_steps", self.max_steps, 1)
+        check_minimiser_adjoint(who, self.minimiser_adjoint)
 
     @property
     def state_size(self) -> int:
@@ -139,35 +143,34 @@ class WeakFourDVar(eqx.Module):
                 return xb + L_b.factor.mv(chi), jax.vmap(L_q.factor.mv)(xi)
             return chi, xi
 
-        def residuals(z, _):
+        def residuals_of(z, traj):
             x0, eta = unpack(z)
-            traj = self.trajectory(x0, eta)
             r_o = jnp.where(mask, y0 - jax.vmap(self.obs_op)(traj, mask), 0.0)
             r_b = z[0] if self.cvt else L_b(x0 - xb)
             r_q = z[1] if self.cvt else jax.vmap(L_q)(eta)
             return r_b, r_q, jax.vmap(lambda w, r: w(r))(w_r, r_o)
 
         z0 = (jnp.zeros_like(xb) if self.cvt else xb, jnp.zeros((n_times - 1, n), xb.dtype))
-        tol = 1e-9 if jnp.finfo(xb.dtype).bits == 64 else 1e-5
-        solver = optx.BFGS(rtol=tol, atol=tol) if self.minimiser is None else self.minimiser
-        if isinstance(solver, optx.AbstractLeastSquaresSolver):
-            sol = optx.least_squares(residuals, solver, z0, max_steps=self.max_steps, throw=False)
-        else:
-            flat0, unflatten = jax.flatten_util.ravel_pytree(z0)
-            cost = adjoint_gradient(lambda f: 0.5 * sum(jnp.sum(r**2) for r in residuals(unflatten(f), None)))
-            sol = optx.minimise(lambda f, _: cost(f), solver, flat0, max_steps=self.max_steps, throw=False)
-            sol = eqx.tree_at(lambda s: s.value, sol, unflatten(sol.value))
+        solver = default_minimiser(xb.dtype, 1e-9, 1e-5) if self.minimiser is None else self.minimiser
+        sol = minimise_residuals(
+            lambda z: residuals_of(z, self.trajectory(*unpack(z))),
+            solver,
+            z0,
+            max_steps=self.max_steps,
+            adjoint=self.minimiser_adjoint,
+        )
         x0, eta = unpack(sol.value)
-        r_b, r_q, r_o = residuals(sol.value, None)
+        traj = self.trajectory(x0, eta)
+        prior_cost, model_error_cost, obs_cost = half_squared_norms(*residuals_of(sol.value, traj))
         return WeakFourDVarSolution(
             initial_state=x0,
             model_error=eta,
-            trajectory=self.trajectory(x0, eta),
+            trajectory=traj,
             converged=sol.result == optx.RESULTS.successful,
             num_steps=jnp.asarray(sol.stats["num_steps"]),
-            prior_cost=0.5 * jnp.sum(r_b**2),
-            model_error_cost=0.5 * jnp.sum(r_q**2),
-            obs_cost=0.5 * jnp.sum(r_o**2),
+            prior_cost=prior_cost,
+            model_error_cost=model_error_cost,
+            obs_cost=obs_cost,
         )
 
     def analyse(self, background: Float[ArrayLike, " n"], obs: Float[ArrayLike, "T m"], mask: Any = None) -> Float[Array, " n"]:
@@ -175,30 +178,14 @@ class WeakFourDVar(eqx.Module):
         return self.solve(background, obs, mask).final_state
 
     def as_analysis_step(self) -> "WeakFourDVarAnalysisStep":
-        return WeakFourDVarAnalysisStep(
-            self.forward, self.prior_cov, self.model_err_cov, self.minimiser, self.max_steps, self.cvt
-        )
+        """This method as an `AnalysisStep` (the contract of `StrongFourDVarAnalysisStep`)."""
+        return WeakFourDVarAnalysisStep(self)
 
 
 class WeakFourDVarAnalysisStep(eqx.Module):
     """`AnalysisStep` form of `WeakFourDVar` (same contract as `StrongFourDVarAnalysisStep`)."""
 
-    forward: ForwardModel
-    prior_cov: lx.AbstractLinearOperator
-    model_err_cov: lx.AbstractLinearOperator
-    minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
-    max_steps: int = eqx.field(default=1000, static=True)
-    cvt: bool = eqx.field(default=False, static=True)
+    method: WeakFourDVar
 
     def __call__(self, forecast, obs, *, obs_op, obs_err_cov, mask=None):
-        obs = jnp.asarray(obs)
-        if obs.ndim == 1:
-            obs = obs[None]
-            mask = None if mask is None else jnp.asarray(mask)[None]
-        method = WeakFourDVar(
-            self.forward, obs_op, self.prior_cov, obs_err_cov, self.model_err_cov,
-            self.minimiser, self.max_steps, self.cvt,
-        )
-        return method.analyse(forecast, obs, mask)
-
-
+        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=True)
