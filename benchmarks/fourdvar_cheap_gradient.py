@@ -13,8 +13,6 @@ Run: python benchmarks/fourdvar_cheap_gradient.py
 
 from __future__ import annotations
 
-import time
-
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -25,16 +23,7 @@ import jax.numpy as jnp  # noqa: E402
 import jax.random as jr  # noqa: E402
 
 import vardax_tutorials as vdx  # noqa: E402
-
-
-def best(fn, *args, repeats=20):
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return min(times)
+from _timing import first_and_best  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 
 def setup(n, n_times):
@@ -52,7 +41,7 @@ def ratio_table():
         meth = vdx.StrongFourDVar(model, vdx.MaskedIdentity(), B, p.obs_cov)
         forward = jax.jit(lambda x: vdx.window(model, x, 100))
         vg = eqx.filter_jit(jax.value_and_grad(lambda x: meth._cost_fn(p.background, p.obs, p.mask)(x)))
-        t_f, t_g = best(forward, p.background), best(vg, p.background)
+        t_f, t_g = (first_and_best(fn, p.background, repeats=20)[2] for fn in (forward, vg))
         print(f"{n:>6}{1e3 * t_f:>14.3f}{1e3 * t_g:>17.3f}{t_g / t_f:>8.2f}")
 
 

@@ -12,8 +12,6 @@ Run: python benchmarks/kronecker_covariance.py
 
 from __future__ import annotations
 
-import time
-
 import jax
 
 jax.config.update("jax_enable_x64", True)
@@ -24,18 +22,13 @@ import jax.scipy.linalg as jsl  # noqa: E402
 import numpy as np  # noqa: E402
 
 import vardax_tutorials as vdx  # noqa: E402
+from _timing import first_and_best  # noqa: E402  (benchmarks/ is on sys.path when a script runs)
 
 N_S = 1000
 
 
 def best_time(fn, *args, repeats=5):
-    jax.block_until_ready(fn(*args))
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - t0)
-    return min(times)
+    return first_and_best(fn, *args, repeats=repeats)[2]
 
 
 def factors(n_t):
