@@ -130,11 +130,25 @@ def prepare_analysis(who: str, obs_op: Any, state_size: int, obs_size: int, back
             f"{who} got obs of shape {obs.shape}, but obs_op maps the state to shape "
             f"{getattr(out, 'shape', out)}: one entry per row of the observation operator."
         )
+    return _common_dtype_and_mask(who, background, obs, mask)
+
+
+def _common_dtype_and_mask(who: str, background: jax.Array, obs: jax.Array, mask: Any):
+    """Refuse a non-finite background; cast both to one float dtype; validate the mask."""
     if is_concrete(background) and not np.all(np.isfinite(np.asarray(background))):
         raise ValueError(f"{who} got a non-finite background; expected finite values everywhere.")
     dtype = float_dtype(background, obs)
     mask = observation_mask(who, obs, mask)
     return background.astype(dtype), obs.astype(dtype), mask
+
+
+def initial_point(who: str, background: jax.Array, init: Any) -> jax.Array:
+    """The minimiser's starting point: `init` (checked to be one state) or the background."""
+    if init is None:
+        return background
+    x0 = jnp.asarray(init, background.dtype)
+    check_shape(who, "init", x0, background.shape, "one state")
+    return x0
 
 
 def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_size: int, background: Any, obs: Any, mask: Any):
@@ -143,10 +157,7 @@ def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_siz
     `obs` is `(T, m)` with NaN where missing (row t observes the state after t
     steps); `mask` is `None` or `(T, m)` booleans; the background is `(n,)`.
     """
-    from .protocols import ForwardModel
-
-    if not isinstance(forward, ForwardModel):
-        raise TypeError(f"{who} got forward of type {type(forward).__name__}, expected a ForwardModel.")
+    check_forward(who, forward)
     background = jnp.asarray(background)
     obs = jnp.asarray(obs)
     check_shape(who, "background", background, (state_size,), "the size of prior_cov")
@@ -168,11 +179,7 @@ def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_siz
             f"{who} got obs rows of length {obs_size}, but obs_op maps the state to shape "
             f"{getattr(out, 'shape', out)}."
         )
-    if is_concrete(background) and not np.all(np.isfinite(np.asarray(background))):
-        raise ValueError(f"{who} got a non-finite background; expected finite values everywhere.")
-    dtype = float_dtype(background, obs)
-    mask = observation_mask(who, obs, mask)
-    return background.astype(dtype), obs.astype(dtype), mask
+    return _common_dtype_and_mask(who, background, obs, mask)
 
 
 def check_int_at_least(who: str, name: str, value: Any, low: int) -> None:

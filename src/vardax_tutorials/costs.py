@@ -17,13 +17,23 @@ from __future__ import annotations
 
 from typing import Any
 
+import jax
 import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float
 
 from .covariance import COVARIANCE_TAGS, DiagonalCovariance, Whitener
 
-__all__ = ["decomposed_loss", "masked_obs_cov", "obs_cost_1d", "prior_cost", "window_obs_cost", "window_obs_whiteners"]
+__all__ = [
+    "decomposed_loss",
+    "masked_obs_cov",
+    "obs_cost_1d",
+    "obs_residual",
+    "prior_cost",
+    "window_obs_cost",
+    "window_obs_residuals",
+    "window_obs_whiteners",
+]
 
 
 def _whitener(cov: Any) -> Whitener:
@@ -78,10 +88,21 @@ def obs_cost_1d(
     """
     obs = jnp.asarray(obs)
     mask = jnp.isfinite(obs) if mask is None else jnp.asarray(mask, bool)
-    y = jnp.where(mask, obs, 0.0)
-    r = jnp.where(mask, y - obs_op(jnp.asarray(x), mask), 0.0)
     w = obs_cov if isinstance(obs_cov, Whitener) else Whitener.of(masked_obs_cov(obs_cov, mask))
-    return 0.5 * jnp.sum(w(r) ** 2)
+    return 0.5 * jnp.sum(obs_residual(jnp.asarray(x), obs, obs_op, w, mask) ** 2)
+
+
+def obs_residual(
+    x: Float[ArrayLike, " n"], obs: Float[ArrayLike, " m"], obs_op: Any, whitener: Whitener, mask: Any
+) -> Float[Array, " m"]:
+    """The whitened symmetric residual $L^{-1} D(y - H(x))$, with $LL^\\top = DRD + I - D$.
+
+    `whitener` is a `Whitener` of `masked_obs_cov(R, mask)`; entries of `obs`
+    where `mask` is False (NaN or anything) are ignored. $J_o$ is half its
+    squared norm; least-squares solvers use it directly.
+    """
+    y = jnp.where(mask, obs, 0.0)
+    return whitener(jnp.where(mask, y - obs_op(x, mask), 0.0))
 
 
 def decomposed_loss(
@@ -104,13 +125,16 @@ def decomposed_loss(
     return {"prior": jb, "obs": jo, "total": jb + jo}
 
 
-
-
 def window_obs_whiteners(obs_cov: lx.AbstractLinearOperator, mask: Any) -> Whitener:
     """One `Whitener` per time of a `(T, m)` mask, batched along a leading axis (factorised once)."""
-    import jax
-
     return jax.vmap(lambda m: Whitener.of(masked_obs_cov(obs_cov, m)))(jnp.asarray(mask, bool))
+
+
+def window_obs_residuals(
+    trajectory: Float[ArrayLike, "T n"], obs: Float[ArrayLike, "T m"], obs_op: Any, whiteners: Whitener, mask: Any
+) -> Float[Array, "T m"]:
+    """`obs_residual` at every time of a window; `whiteners` from `window_obs_whiteners(R, mask)`."""
+    return jax.vmap(lambda x, y, w, m: obs_residual(x, y, obs_op, w, m))(trajectory, obs, whiteners, mask)
 
 
 def window_obs_cost(
@@ -129,12 +153,7 @@ def window_obs_cost(
         obs_cov: $R$, or the batched `Whitener` from `window_obs_whiteners(R, mask)`.
         mask: `(T, m)` booleans; the finite entries of `obs` by default.
     """
-    import jax
-
     obs = jnp.asarray(obs)
     mask = jnp.isfinite(obs) if mask is None else jnp.asarray(mask, bool)
     w = obs_cov if isinstance(obs_cov, Whitener) else window_obs_whiteners(obs_cov, mask)
-    per_time = jax.vmap(lambda x, y, m, wt: obs_cost_1d(x, y, obs_op, wt, m))(
-        jnp.asarray(trajectory), obs, mask, w
-    )
-    return jnp.sum(per_time)
+    return 0.5 * jnp.sum(window_obs_residuals(jnp.asarray(trajectory), obs, obs_op, w, mask) ** 2)

@@ -11,6 +11,7 @@ import dataclasses
 from typing import Any, Callable
 
 import diffrax as dfx
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optimistix as optx
@@ -72,16 +73,23 @@ def half_squared_norms(*parts: Any) -> tuple:
     return tuple(0.5 * jnp.sum(r**2) for r in parts)
 
 
-def analyse_with(method: Any, forecast: Any, obs: Any, obs_op: Any, obs_err_cov: Any, mask: Any, *, window: bool) -> Any:
-    """Run `method` with the `obs_op` and `obs_err_cov` an `AnalysisStep` is handed.
+class VariationalAnalysisStep(eqx.Module):
+    """A variational method as an `AnalysisStep`: $H$ and $R$ come with each call.
 
-    The method is rebuilt (so its constructor checks them); with `window=True` a
-    single `(m,)` row of `obs` (and `mask`) is a window of one time.
+    Holds the method (`ThreeDVar`, `StrongFourDVar`, `WeakFourDVar`,
+    `IncrementalFourDVar`); each call rebuilds it with the `obs_op` and
+    `obs_err_cov` it is handed, so its constructor checks them, and every other
+    setting is kept. `forecast` is the background at the time of `obs` (of its
+    row 0 for a 4DVar window, where a single `(m,)` row is a window of one);
+    returns the analysed state at the time of the last row.
     """
-    if window:
+
+    method: Any
+
+    def __call__(self, forecast: Any, obs: Any, *, obs_op: Any, obs_err_cov: Any, mask: Any = None) -> Any:
         obs = jnp.asarray(obs)
-        if obs.ndim == 1:
+        if hasattr(self.method, "forward") and obs.ndim == 1:
             obs = obs[None]
             mask = None if mask is None else jnp.asarray(mask)[None]
-    method = dataclasses.replace(method, obs_op=obs_op, obs_cov=obs_err_cov)
-    return method.analyse(forecast, obs, mask)
+        method = dataclasses.replace(self.method, obs_op=obs_op, obs_cov=obs_err_cov)
+        return method.analyse(forecast, obs, mask)

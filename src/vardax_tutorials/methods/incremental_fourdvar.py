@@ -29,17 +29,17 @@ from .._checks import (
     check_forward,
     check_int_at_least,
     check_obs_operator,
-    check_shape,
+    initial_point,
     is_concrete,
     prepare_window,
 )
-from ..costs import window_obs_whiteners
+from ..costs import window_obs_residuals, window_obs_whiteners
 from ..covariance import COVARIANCE_TAGS, Whitener
 from ..models.rollout import window
 from ..protocols import ForwardModel, ObservationOperator
-from ._common import analyse_with
+from ._common import VariationalAnalysisStep
 
-__all__ = ["IncrementalConfig", "IncrementalFourDVar", "IncrementalFourDVarAnalysisStep", "IncrementalSolution"]
+__all__ = ["IncrementalConfig", "IncrementalFourDVar", "IncrementalSolution"]
 
 
 _SINGULAR_B, _SINGULAR_R, _NONFINITE_COST, _CG_BREAKDOWN = 1, 2, 3, 4
@@ -154,8 +154,7 @@ class IncrementalFourDVar(eqx.Module):
         """
         who = "IncrementalFourDVar"
         xb, y, mask = prepare_window(who, self.forward, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
-        x0 = xb if init is None else jnp.asarray(init, xb.dtype)
-        check_shape(who, "init", x0, xb.shape, "one state")
+        x0 = initial_point(who, xb, init)
         sol, (code, k) = self._solve(xb, y, mask, x0)
         if is_concrete(code):
             code, k = int(np.asarray(code)), int(np.asarray(k))
@@ -172,7 +171,6 @@ class IncrementalFourDVar(eqx.Module):
         n_times = y.shape[0]
         L = Whitener.of(self.prior_cov)
         w_r = window_obs_whiteners(self.obs_cov, mask)
-        y0 = jnp.where(mask, y, 0.0)
 
         def to_state(z):
             return xb + L.factor.mv(z) if cfg.cvt else z
@@ -180,9 +178,8 @@ class IncrementalFourDVar(eqx.Module):
         def residuals(z):
             x = to_state(z)
             traj = window(self.forward, x, n_times)
-            r_o = jnp.where(mask, y0 - jax.vmap(self.obs_op)(traj, mask), 0.0)
             r_b = z if cfg.cvt else L(x - xb)
-            return jnp.concatenate([r_b, jax.vmap(lambda w, r: w(r))(w_r, r_o).reshape(-1)])
+            return jnp.concatenate([r_b, window_obs_residuals(traj, y, self.obs_op, w_r, mask).reshape(-1)])
 
         solver = lx.CG(rtol=cfg.cg_tol, atol=cfg.cg_tol, max_steps=cfg.n_inner)
 
@@ -231,15 +228,6 @@ class IncrementalFourDVar(eqx.Module):
         """The analysed state at the time of the window's last row."""
         return self.solve(background, obs, mask).final_state
 
-    def as_analysis_step(self) -> "IncrementalFourDVarAnalysisStep":
-        """This method as an `AnalysisStep` (the contract of `StrongFourDVarAnalysisStep`)."""
-        return IncrementalFourDVarAnalysisStep(self)
-
-
-class IncrementalFourDVarAnalysisStep(eqx.Module):
-    """`AnalysisStep` form of `IncrementalFourDVar` (same contract as the other 4DVars)."""
-
-    method: IncrementalFourDVar
-
-    def __call__(self, forecast, obs, *, obs_op, obs_err_cov, mask=None):
-        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=True)
+    def as_analysis_step(self) -> VariationalAnalysisStep:
+        """This method as an `AnalysisStep` that keeps every setting but $H$ and $R$."""
+        return VariationalAnalysisStep(self)

@@ -18,13 +18,13 @@ from typing import Any
 
 import diffrax as dfx
 import equinox as eqx
-import jax
 import jax.numpy as jnp
 import lineax as lx
 import optimistix as optx
 from jaxtyping import Array, ArrayLike, Bool, Float, Int
 
 from .._checks import (
+    initial_point,
     check_covariance,
     check_forward,
     check_int_at_least,
@@ -34,13 +34,13 @@ from .._checks import (
     check_shape,
     prepare_window,
 )
-from ..costs import window_obs_whiteners
+from ..costs import window_obs_residuals, window_obs_whiteners
 from ..covariance import Whitener
 from ..models.rollout import window
 from ..protocols import ForwardModel, ObservationOperator
-from ._common import analyse_with, default_minimiser, half_squared_norms, minimise_residuals
+from ._common import VariationalAnalysisStep, default_minimiser, half_squared_norms, minimise_residuals
 
-__all__ = ["StrongFourDVar", "StrongFourDVarAnalysisStep", "StrongFourDVarSolution"]
+__all__ = ["StrongFourDVar", "StrongFourDVarSolution"]
 
 
 class StrongFourDVarSolution(eqx.Module):
@@ -147,11 +147,9 @@ class StrongFourDVar(eqx.Module):
         """Whitened residuals $(L_B^{-1}(x_0 - x_b), L_{R_t}^{-1} D_t(y_t - H(x_t)))$ of a trajectory."""
         w_b = Whitener.of(self.prior_cov)
         w_r = window_obs_whiteners(self.obs_cov, mask)
-        y0 = jnp.where(mask, y, 0.0)
 
         def residuals(x0, traj):
-            r = jnp.where(mask, y0 - jax.vmap(self.obs_op)(traj, mask), 0.0)
-            return w_b(x0 - xb), jax.vmap(lambda w, rt: w(rt))(w_r, r)
+            return w_b(x0 - xb), window_obs_residuals(traj, y, self.obs_op, w_r, mask)
 
         return residuals
 
@@ -166,8 +164,7 @@ class StrongFourDVar(eqx.Module):
         """Minimise $J(x_0)$ over the window `obs` (`(T, m)`, NaN where missing)."""
         who = "StrongFourDVar"
         xb, y, mask = prepare_window(who, self.forward, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
-        x0 = xb if init is None else jnp.asarray(init, xb.dtype)
-        check_shape(who, "init", x0, xb.shape, "one state")
+        x0 = initial_point(who, xb, init)
         return self._solve(xb, y, mask, x0)
 
     @eqx.filter_jit
@@ -198,20 +195,6 @@ class StrongFourDVar(eqx.Module):
         """The analysed state at the time of the window's last row."""
         return self.solve(background, obs, mask).final_state
 
-    def as_analysis_step(self) -> "StrongFourDVarAnalysisStep":
-        """This method as an `AnalysisStep`: background at row 0 in, state at the last row out."""
-        return StrongFourDVarAnalysisStep(self)
-
-
-class StrongFourDVarAnalysisStep(eqx.Module):
-    """`AnalysisStep` form of `StrongFourDVar`: $H$ and $R$ come with each call.
-
-    `forecast` is the background $x_0$ at the time of `obs[0]`; `obs` is the
-    `(T, m)` window (a single `(m,)` row is a window of one); returns the state
-    at the time of the last row.
-    """
-
-    method: StrongFourDVar
-
-    def __call__(self, forecast, obs, *, obs_op, obs_err_cov, mask=None):
-        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=True)
+    def as_analysis_step(self) -> VariationalAnalysisStep:
+        """This method as an `AnalysisStep` that keeps every setting but $H$ and $R$."""
+        return VariationalAnalysisStep(self)

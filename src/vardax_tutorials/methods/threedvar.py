@@ -28,16 +28,16 @@ from .._checks import (
     check_minimiser,
     check_minimiser_adjoint,
     check_obs_operator,
-    check_shape,
+    initial_point,
     prepare_analysis,
 )
 from ..batch import Batch1D
-from ..costs import masked_obs_cov
+from ..costs import masked_obs_cov, obs_residual
 from ..covariance import Whitener
 from ..protocols import ObservationOperator
-from ._common import analyse_with, default_minimiser, half_squared_norms, minimise_residuals
+from ._common import VariationalAnalysisStep, default_minimiser, half_squared_norms, minimise_residuals
 
-__all__ = ["ThreeDVar", "ThreeDVarAnalysisStep", "ThreeDVarSolution"]
+__all__ = ["ThreeDVar", "ThreeDVarSolution"]
 
 
 class ThreeDVarSolution(eqx.Module):
@@ -129,8 +129,7 @@ class ThreeDVar(eqx.Module):
         """
         who = "ThreeDVar"
         xb, y, mask = prepare_analysis(who, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
-        x0 = xb if init is None else jnp.asarray(init, xb.dtype)
-        check_shape(who, "init", x0, xb.shape, "one state")
+        x0 = initial_point(who, xb, init)
         return self._solve(xb, y, mask, x0)
 
     def analyse(self, background: Float[ArrayLike, " n"], obs: Float[ArrayLike, " m"], mask: Any = None) -> Float[Array, " n"]:
@@ -142,7 +141,6 @@ class ThreeDVar(eqx.Module):
         prior_sqrt = Whitener.of(self.prior_cov).factor
         w_b = Whitener(prior_sqrt)
         w_r = Whitener.of(masked_obs_cov(self.obs_cov, mask))
-        y0 = jnp.where(mask, y, 0.0)
 
         def to_state(z):
             return xb + prior_sqrt.mv(z) if self.cvt else z
@@ -150,8 +148,7 @@ class ThreeDVar(eqx.Module):
         def residuals(z):
             x = to_state(z)
             r_b = z if self.cvt else w_b(x - xb)
-            r_o = w_r(jnp.where(mask, y0 - self.obs_op(x, mask), 0.0))
-            return r_b, r_o
+            return r_b, obs_residual(x, y, self.obs_op, w_r, mask)
 
         z0 = w_b(x0 - xb) if self.cvt else x0
         solver = default_minimiser(xb.dtype, 1e-10, 1e-6) if self.minimiser is None else self.minimiser
@@ -174,27 +171,6 @@ class ThreeDVar(eqx.Module):
         solve = jax.vmap(jax.vmap(lambda b, y, m: self._solve(b, y, m, b).analysis))
         return solve(bg, batch.input, batch.mask)
 
-    def as_analysis_step(self) -> "ThreeDVarAnalysisStep":
-        """This method as an `AnalysisStep` keeping $B$ and the minimiser settings."""
-        return ThreeDVarAnalysisStep(self)
-
-
-class ThreeDVarAnalysisStep(eqx.Module):
-    """`AnalysisStep` form of `ThreeDVar`: $H$ and $R$ come with each call.
-
-    Holds the method; its own `obs_op` and `obs_cov` are replaced by the ones
-    each call hands over.
-    """
-
-    method: ThreeDVar
-
-    def __call__(
-        self,
-        forecast: Float[ArrayLike, " n"],
-        obs: Float[ArrayLike, " m"],
-        *,
-        obs_op: ObservationOperator,
-        obs_err_cov: lx.AbstractLinearOperator,
-        mask: Any = None,
-    ) -> Float[Array, " n"]:
-        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=False)
+    def as_analysis_step(self) -> VariationalAnalysisStep:
+        """This method as an `AnalysisStep` that keeps every setting but $H$ and $R$."""
+        return VariationalAnalysisStep(self)

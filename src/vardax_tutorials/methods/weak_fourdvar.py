@@ -30,12 +30,12 @@ from .._checks import (
     check_obs_operator,
     prepare_window,
 )
-from ..costs import window_obs_whiteners
+from ..costs import window_obs_residuals, window_obs_whiteners
 from ..covariance import Whitener
 from ..protocols import ForwardModel, ObservationOperator
-from ._common import analyse_with, default_minimiser, half_squared_norms, minimise_residuals
+from ._common import VariationalAnalysisStep, default_minimiser, half_squared_norms, minimise_residuals
 
-__all__ = ["WeakFourDVar", "WeakFourDVarAnalysisStep", "WeakFourDVarSolution"]
+__all__ = ["WeakFourDVar", "WeakFourDVarSolution"]
 
 
 class WeakFourDVarSolution(eqx.Module):
@@ -134,7 +134,6 @@ class WeakFourDVar(eqx.Module):
     def _solve(self, xb, y, mask) -> WeakFourDVarSolution:
         L_b, L_q = Whitener.of(self.prior_cov), Whitener.of(self.model_err_cov)
         w_r = window_obs_whiteners(self.obs_cov, mask)
-        y0 = jnp.where(mask, y, 0.0)
         n_times, n = y.shape[0], xb.shape[0]
 
         def unpack(z):
@@ -145,10 +144,9 @@ class WeakFourDVar(eqx.Module):
 
         def residuals_of(z, traj):
             x0, eta = unpack(z)
-            r_o = jnp.where(mask, y0 - jax.vmap(self.obs_op)(traj, mask), 0.0)
             r_b = z[0] if self.cvt else L_b(x0 - xb)
             r_q = z[1] if self.cvt else jax.vmap(L_q)(eta)
-            return r_b, r_q, jax.vmap(lambda w, r: w(r))(w_r, r_o)
+            return r_b, r_q, window_obs_residuals(traj, y, self.obs_op, w_r, mask)
 
         z0 = (jnp.zeros_like(xb) if self.cvt else xb, jnp.zeros((n_times - 1, n), xb.dtype))
         solver = default_minimiser(xb.dtype, 1e-9, 1e-5) if self.minimiser is None else self.minimiser
@@ -177,15 +175,6 @@ class WeakFourDVar(eqx.Module):
         """The analysed state at the time of the window's last row."""
         return self.solve(background, obs, mask).final_state
 
-    def as_analysis_step(self) -> "WeakFourDVarAnalysisStep":
-        """This method as an `AnalysisStep` (the contract of `StrongFourDVarAnalysisStep`)."""
-        return WeakFourDVarAnalysisStep(self)
-
-
-class WeakFourDVarAnalysisStep(eqx.Module):
-    """`AnalysisStep` form of `WeakFourDVar` (same contract as `StrongFourDVarAnalysisStep`)."""
-
-    method: WeakFourDVar
-
-    def __call__(self, forecast, obs, *, obs_op, obs_err_cov, mask=None):
-        return analyse_with(self.method, forecast, obs, obs_op, obs_err_cov, mask, window=True)
+    def as_analysis_step(self) -> VariationalAnalysisStep:
+        """This method as an `AnalysisStep` that keeps every setting but $H$ and $R$."""
+        return VariationalAnalysisStep(self)

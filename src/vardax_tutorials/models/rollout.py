@@ -71,12 +71,7 @@ def window(
     if n_times == 1:
         return x0[None]
     if adjoint is None:
-        def body(x, _):
-            x = model.step(x, model.dt)
-            return x, x
-
-        _, traj = jax.lax.scan(body, x0, None, length=n_times - 1)
-        return jnp.concatenate([x0[None], traj])
+        return jnp.concatenate([x0[None], _rollout(model, x0, n_times - 1, model.dt)])
     import diffrax as dfx
 
     from .integrators import diffrax_integrator
