@@ -1,6 +1,15 @@
-"""Test configuration: float64 by default, strict rank promotion, seeded keys."""
+"""Test configuration: float64 by default, strict rank promotion, seeded keys, shape checking.
+
+Every annotated function and module of `vardax_tutorials` is checked at run time
+by jaxtyping (with beartype): the shapes and dtypes in the signatures are
+enforced in the tests, not only documented. The hook must be installed before
+the package is first imported, hence here, before any test module imports it.
+"""
 
 import jax
+import jaxtyping
+
+jaxtyping.install_import_hook(["vardax_tutorials"], "beartype.beartype")
 
 jax.config.update("jax_enable_x64", True)
 jax.config.update("jax_numpy_rank_promotion", "raise")
@@ -9,6 +18,14 @@ import jax.numpy as jnp  # noqa: E402
 import jax.random as jr  # noqa: E402
 import numpy as np  # noqa: E402
 import pytest  # noqa: E402
+
+
+@pytest.fixture
+def library_messages():
+    """Switch jaxtyping's checks off, for tests of the library's own error messages (what users see)."""
+    jaxtyping.config.update("jaxtyping_disable", True)
+    yield
+    jaxtyping.config.update("jaxtyping_disable", False)
 
 
 @pytest.fixture

@@ -103,9 +103,9 @@ def test_incremental_reaches_strong_optimum(getkey):
         ).solve(p.background, p.obs)
         rel = float(jnp.linalg.norm(inc.initial_state - strong.initial_state) / jnp.linalg.norm(strong.initial_state))
         assert rel <= 1e-4, rel
-        assert inc.outer_costs.shape == (7,) and inc.inner_iterations.shape == (6,)
-        assert bool(jnp.all(jnp.diff(inc.outer_costs) <= 1e-9))
-        assert float(inc.outer_grad_norms[-1]) < 1e-6 * float(inc.outer_grad_norms[0])
+        assert inc.stats["outer_costs"].shape == (7,) and inc.stats["inner_iterations"].shape == (6,)
+        assert bool(jnp.all(jnp.diff(inc.stats["outer_costs"]) <= 1e-9))
+        assert float(inc.stats["outer_grad_norms"][-1]) < 1e-6 * float(inc.stats["outer_grad_norms"][0])
     assert bool(strong.converged)
     assert float(vdx.rmse(strong.initial_state, p.truth[0])) < float(vdx.rmse(p.background, p.truth[0]))
 
@@ -207,9 +207,11 @@ def test_incremental_cvt_converges_on_two_level_lorenz96_slow_obs(getkey):
                              background_std=0.5)
     B = vdx.diagonal_covariance(jnp.concatenate([jnp.full(8, 1.0), jnp.full(64, 0.05)]))
     inc = vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), B, p.obs_cov,
-                                  vdx.IncrementalConfig(n_outer=4, n_inner=60, cg_tol=1e-8, cvt=True)).solve(
-        p.background, p.obs)
+                                  vdx.IncrementalConfig(n_outer=4, n_inner=60, cg_tol=1e-8, cvt=True),
+                                  throw=False).solve(p.background, p.obs)
     assert bool(jnp.all(jnp.isfinite(inc.trajectory)))
+    norms = inc.stats["outer_grad_norms"]
+    assert float(norms[-1]) < 0.1 * float(norms[0])
     assert float(vdx.rmse(inc.initial_state[:8], p.truth[0, :8])) < float(vdx.rmse(p.background[:8], p.truth[0, :8]))
 
 
@@ -220,49 +222,25 @@ def test_cvt_reduces_cg_iterations(getkey):
     iters = {}
     for cvt in (False, True):
         inc = vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), B, p.obs_cov,
-                                      vdx.IncrementalConfig(n_outer=1, n_inner=2000, cg_tol=1e-8, cvt=cvt))
-        iters[cvt] = int(inc.solve(p.background, p.obs).inner_iterations[0])
+                                      vdx.IncrementalConfig(n_outer=1, n_inner=2000, cg_tol=1e-8, cvt=cvt), throw=False)
+        iters[cvt] = int(inc.solve(p.background, p.obs).stats["inner_iterations"][0])
     assert iters[True] < iters[False], iters
 
 
-class Explosive(vdx.AbstractRK4Model):
-    dt: float = 1.0
-
-    @property
-    def state_size(self):
-        return 2
-
-    def tendency(self, x):
-        return x**4
-
-
-def test_errors():
-    B, R = vdx.diagonal_covariance(jnp.ones(3)), vdx.diagonal_covariance(jnp.ones(3))
-    m = vdx.Lorenz63()
-    strong = vdx.StrongFourDVar(m, vdx.MaskedIdentity(), B, R)
-    with pytest.raises(ValueError, match=r"mask of shape \(4, 3\), expected \(5, 3\)"):
-        strong.solve(jnp.ones(3), jnp.ones((5, 3)), mask=jnp.ones((4, 3), bool))
-    with pytest.raises(ValueError, match=r"obs of shape \(0, 3\), expected a non-empty window"):
-        strong.solve(jnp.ones(3), jnp.ones((0, 3)))
-    with pytest.raises(ValueError, match=r"obs of shape \(3,\), expected a non-empty window \(T, 3\)"):
-        strong.solve(jnp.ones(3), jnp.ones(3))
-    with pytest.raises(ValueError, match="non-finite background"):
-        strong.solve(jnp.array([1.0, jnp.inf, 0.0]), jnp.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"forward model with states of shape \(40,\), but prior_cov is \(3, 3\)"):
-        vdx.StrongFourDVar(vdx.Lorenz96(), vdx.MaskedIdentity(), B, R).solve(jnp.ones(3), jnp.ones((2, 3)))
-    with pytest.raises(ValueError, match=r"model_err_cov of shape \(4, 4\), expected \(3, 3\)"):
-        vdx.WeakFourDVar(m, vdx.MaskedIdentity(), B, R, vdx.diagonal_covariance(jnp.ones(4)))
-    with pytest.raises(ValueError, match=r"n_outer=0, expected an integer >= 1"):
-        vdx.IncrementalConfig(n_outer=0)
-    with pytest.raises(TypeError, match="forward_adjoint of type str"):
-        vdx.StrongFourDVar(m, vdx.MaskedIdentity(), B, R, forward_adjoint="backsolve")
-    with pytest.raises(TypeError, match="least-squares minimiser linearises the window in forward mode"):
-        vdx.StrongFourDVar(m, vdx.MaskedIdentity(), B, R, minimiser=optx.GaussNewton(rtol=1e-6, atol=1e-6),
-                           forward_adjoint=dfx.BacksolveAdjoint())
-    inc = vdx.IncrementalFourDVar(Explosive(), vdx.MaskedIdentity(), vdx.diagonal_covariance(jnp.ones(2)),
-                                  vdx.diagonal_covariance(jnp.ones(2)), vdx.IncrementalConfig(n_outer=2))
-    with pytest.raises(FloatingPointError, match="cost is not finite at outer iteration 0"):
-        inc.solve(jnp.array([5.0, 5.0]), jnp.ones((4, 2)))
+def test_gauss_newton_with_every_forward_adjoint(getkey):
+    """Least squares needs the window's Jacobian: forward mode where the adjoint allows it, else `jac="bwd"`."""
+    model = vdx.Lorenz96(n=8)
+    p = vdx.generate_problem(model, key=getkey(), n_times=4, obs_std=0.5, background_std=1.0, spin_up=200)
+    args = (model, vdx.MaskedIdentity(), p.prior_cov, p.obs_cov)
+    gn = optx.GaussNewton(rtol=1e-10, atol=1e-10)
+    ref = vdx.StrongFourDVar(*args, minimiser=gn).solve(p.background, p.obs)
+    for adjoint in (dfx.RecursiveCheckpointAdjoint(), dfx.DirectAdjoint(), dfx.ForwardMode()):
+        sol = vdx.StrongFourDVar(*args, minimiser=gn, forward_adjoint=adjoint).solve(p.background, p.obs)
+        assert bool(sol.converged)
+        np.testing.assert_allclose(np.asarray(sol.initial_state), np.asarray(ref.initial_state), atol=1e-8)
+    # BacksolveAdjoint's gradient is a continuous adjoint: close, not equal (see test_backsolve_gradient_error_is_measured)
+    sol = vdx.StrongFourDVar(*args, minimiser=gn, forward_adjoint=dfx.BacksolveAdjoint()).solve(p.background, p.obs)
+    assert 0 < float(jnp.max(jnp.abs(sol.initial_state - ref.initial_state))) < 1e-2
 
 
 class CubeRoot(vdx.AbstractObservationOperator):
@@ -275,6 +253,7 @@ class CubeRoot(vdx.AbstractObservationOperator):
         return lx.DiagonalLinearOperator(jnp.cbrt(state) / (3 * state))
 
 
+@pytest.mark.usefixtures("library_messages")
 def test_incremental_stops_with_a_clear_error_on_singular_covariances_and_breakdown():
     """The inner Hessian contains B^{-1} (or I with cvt), so it is singular only through B or R."""
     v = np.array([1.0, 1.0, 0.0])
@@ -287,7 +266,7 @@ def test_incremental_stops_with_a_clear_error_on_singular_covariances_and_breakd
             vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), singular, ok, cfg).solve(xb, obs)
         with pytest.raises(ValueError, match="obs_cov cannot be whitened"):
             vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), ok, singular, cfg).solve(xb, obs)
-        with pytest.raises(FloatingPointError, match="conjugate-gradient solve broke down at outer iteration 0"):
+        with pytest.raises(FloatingPointError, match=r"conjugate-gradient solve broke down.*\(outer iteration 0\)"):
             vdx.IncrementalFourDVar(Persistence(n=3), CubeRoot(), ok, ok, cfg).solve(jnp.array([0.0, 1.0, 2.0]), obs)
     # under jit the same failure is an equinox runtime error, not a NaN
     inc = vdx.IncrementalFourDVar(model, vdx.MaskedIdentity(), singular, ok, vdx.IncrementalConfig(n_outer=2))

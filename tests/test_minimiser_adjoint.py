@@ -92,6 +92,7 @@ def test_weak_fourdvar_sensitivity_is_the_gain(getkey):
         np.testing.assert_allclose(np.asarray(dy), K, atol=1e-7)
 
 
+@pytest.mark.usefixtures("library_messages")
 def test_minimiser_adjoint_must_be_an_optimistix_adjoint(getkey):
     B, R, H, _, _ = linear_problem(getkey)
     args = (vdx.LinearObs(H), vdx.dense_covariance(B), vdx.dense_covariance(R))

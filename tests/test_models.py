@@ -62,16 +62,6 @@ def test_rollout_shape_and_first_row():
     np.testing.assert_allclose(np.asarray(traj[0]), np.asarray(model.step(x0, model.dt)), atol=1e-14)
 
 
-def test_step_tangent_linear_adjoint(getkey):
-    """The adjoint of the step's tangent-linear model passes the dot-product test."""
-    import lineax as lx
-
-    for model in (vdx.Lorenz63(), vdx.Lorenz96(n=9)):
-        x = jr.normal(getkey(), (model.state_size,))
-        op = lx.JacobianLinearOperator(lambda y, _: model.step(y), x)
-        assert vdx.dot_product_test(op, key=getkey()) < 1e-12
-
-
 def test_generate_problem_is_seeded_and_consistent(getkey):
     model = vdx.Lorenz96(n=10)
     key = getkey()
@@ -120,16 +110,6 @@ def test_two_level_lorenz96(getkey):
     np.testing.assert_allclose(
         np.asarray(uncoupled.step(x0)[:8]), np.asarray(l96.step(x0[:8])), atol=1e-12
     )
-
-
-def test_every_forward_step_tangent_linear_passes_dot_product(getkey):
-    import lineax as lx
-
-    models = [vdx.Lorenz63(), vdx.Lorenz96(n=10), vdx.Lorenz96TwoLevel(K=4, J=4), vdx.AdvectionDiffusion(n=16)]
-    for model in models:
-        x = jr.normal(getkey(), (model.state_size,))
-        op = lx.JacobianLinearOperator(lambda y, _, m=model: m.step(y), x)
-        assert vdx.dot_product_test(op, key=getkey()) < 1e-10, type(model).__name__
 
 
 @pytest.mark.parametrize("k", [1, 3, 7])

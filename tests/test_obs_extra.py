@@ -24,8 +24,6 @@ def test_averaging_kernel_formula_and_structured_jacobian(getkey):
     J = ak.linearize(x)
     assert isinstance(J, lx.ComposedLinearOperator)
     np.testing.assert_allclose(np.asarray(J.as_matrix()), np.asarray(A) * np.asarray(ak.h)[None, :], atol=1e-14)
-    assert vdx.dot_product_test(J, key=getkey()) < 1e-10
-    assert vdx.dot_product_test(ak.linearize(x, mask=jnp.array([True, False, True, True])), key=getkey()) < 1e-10
     assert vdx.jacobian_test(ak, x, key=getkey()) < 1e-12
     assert isinstance(ak, vdx.ObservationOperator)
 
@@ -40,17 +38,6 @@ def test_averaging_kernel_oi_is_exact_blue(getkey):
     y_shift = np.asarray(y) - (np.asarray(ak(xb)) - Hj @ np.asarray(xb))
     expected = dense_blue(xb, y_shift, Hj, B, R, np.ones(4, bool))[0]
     np.testing.assert_allclose(np.asarray(oi.analyse(xb, y)), expected, atol=1e-8)
-
-
-def test_averaging_kernel_errors():
-    with pytest.raises(ValueError, match=r"A of shape \(3,\), expected an \(m, n\) matrix"):
-        vdx.AveragingKernel(jnp.ones(3), jnp.ones(3), jnp.ones(3))
-    with pytest.raises(ValueError, match=r"x_a of shape \(4,\), expected \(3,\)"):
-        vdx.AveragingKernel(jnp.ones((2, 3)), jnp.ones(4), jnp.ones(3))
-    with pytest.raises(ValueError, match=r"h of shape \(2,\), expected \(3,\)"):
-        vdx.AveragingKernel(jnp.ones((2, 3)), jnp.ones(3), jnp.ones(2))
-    with pytest.raises(ValueError, match=r"h outside \[0, 1\]"):
-        vdx.AveragingKernel(jnp.ones((2, 3)), jnp.ones(3), jnp.array([0.0, 0.5, 1.5]))
 
 
 def fusion(getkey, n=8):
@@ -74,8 +61,6 @@ def test_multi_instrument_dict_output_and_adjoints(getkey):
     masked = f(x, mask={"point": jnp.arange(8) < 4})
     np.testing.assert_array_equal(np.asarray(masked["point"][4:]), 0.0)
     assert isinstance(f, vdx.ObservationOperator) and isinstance(f.stacked(), vdx.ObservationOperator)
-    assert vdx.dot_product_test(f.linearize(x), key=getkey()) < 1e-10
-    assert vdx.dot_product_test(f.stacked().linearize(x), key=getkey()) < 1e-10
     assert vdx.jacobian_test(f.stacked(), x, key=getkey()) < 1e-12
     np.testing.assert_allclose(np.asarray(f.stack(f.split(f.stacked()(x)))), np.asarray(f.stacked()(x)))
 
@@ -94,16 +79,11 @@ def test_fused_oi_equals_dense_blue_on_stacked_system(getkey):
     np.testing.assert_allclose(np.asarray(xa), expected, atol=1e-8)
 
 
-def test_multi_instrument_errors(getkey):
+@pytest.mark.usefixtures("library_messages")
+def test_registry_lookup_of_a_missing_name():
     spec = vdx.InstrumentSpec("a", vdx.MaskedIdentity(), vdx.diagonal_covariance(jnp.ones(3)))
-    with pytest.raises(ValueError, match="instrument name 'a' twice"):
-        vdx.InstrumentRegistry((spec, spec))
-    with pytest.raises(ValueError, match="expected a non-empty string"):
-        vdx.InstrumentSpec("", vdx.MaskedIdentity(), vdx.diagonal_covariance(jnp.ones(3)))
     with pytest.raises(ValueError, match="got no instruments"):
         vdx.MultiInstrumentFusion([])
-    with pytest.raises(ValueError, match=r"mask for unknown instrument\(s\) \['b'\]"):
-        vdx.MultiInstrumentFusion([spec])(jnp.ones(3), mask={"b": jnp.ones(3, bool)})
     with pytest.raises(KeyError, match="no instrument named 'z'"):
         vdx.InstrumentRegistry((spec,))["z"]
 

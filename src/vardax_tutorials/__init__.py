@@ -3,7 +3,7 @@
 Imported as `vdx`. Every public name lives in this flat namespace; the
 submodules `vdx.protocols`, `vdx.obs`, `vdx.models`, `vdx.covariance`,
 `vdx.methods`, `vdx.costs`, `vdx.priors`, `vdx.validation`, `vdx.metrics` and
-`vdx.plotting` group them by idea.
+`vdx.plotting` (imported on first use) group them by idea.
 """
 
 from . import adjoints as adjoints
@@ -13,13 +13,12 @@ from . import methods as methods
 from . import metrics as metrics
 from . import models as models
 from . import obs as obs
-from . import plotting as plotting
 from . import priors as priors
 from . import protocols as protocols
 from . import validation as validation
+from .adjoints import AbstractRestartAdjoint as AbstractRestartAdjoint
 from .adjoints import KStepAdjoint as KStepAdjoint
 from .adjoints import OneStepAdjoint as OneStepAdjoint
-from .adjoints import adjoint_gradient as adjoint_gradient
 from .batch import Batch1D as Batch1D
 from .batch import TwinProblem as TwinProblem
 from .batch import generate_problem as generate_problem
@@ -38,18 +37,17 @@ from .covariance import diagonal_covariance as diagonal_covariance
 from .covariance import grid_points as grid_points
 from .covariance import matern_covariance as matern_covariance
 from .covariance import sqrt as sqrt
+from .methods.base import AbstractAnalysisMethod as AbstractAnalysisMethod
+from .methods.base import AbstractSolution as AbstractSolution
+from .methods.base import AnalysisSolution as AnalysisSolution
+from .methods.base import MethodAnalysisStep as MethodAnalysisStep
+from .methods.base import WindowSolution as WindowSolution
 from .methods.incremental_fourdvar import IncrementalConfig as IncrementalConfig
 from .methods.incremental_fourdvar import IncrementalFourDVar as IncrementalFourDVar
-from .methods.incremental_fourdvar import IncrementalSolution as IncrementalSolution
-from .methods._common import VariationalAnalysisStep as VariationalAnalysisStep
-from .methods.oi import OIAnalysisStep as OIAnalysisStep
 from .methods.oi import OptimalInterpolation as OptimalInterpolation
 from .methods.strong_fourdvar import StrongFourDVar as StrongFourDVar
-from .methods.strong_fourdvar import StrongFourDVarSolution as StrongFourDVarSolution
 from .methods.threedvar import ThreeDVar as ThreeDVar
-from .methods.threedvar import ThreeDVarSolution as ThreeDVarSolution
 from .methods.weak_fourdvar import WeakFourDVar as WeakFourDVar
-from .methods.weak_fourdvar import WeakFourDVarSolution as WeakFourDVarSolution
 from .metrics import bias as bias
 from .metrics import rmse as rmse
 from .models.advection_diffusion import AdvectionDiffusion as AdvectionDiffusion
@@ -73,8 +71,21 @@ from .priors.dynamical import DynamicalPrior as DynamicalPrior
 from .protocols import AnalysisStep as AnalysisStep
 from .protocols import ForwardModel as ForwardModel
 from .protocols import ObservationOperator as ObservationOperator
+from .validation import count_compiles as count_compiles
 from .validation import dot_product_test as dot_product_test
 from .validation import jacobian_test as jacobian_test
 from .validation import taylor_test as taylor_test
 
 __version__ = "0.1.0"
+
+
+def __getattr__(name: str):
+    # `vdx.plotting` is imported on first use, so that `import vardax_tutorials`
+    # does not import matplotlib.pyplot (slow, and it picks a GUI backend).
+    if name == "plotting":
+        import importlib
+
+        module = importlib.import_module(f"{__name__}.plotting")
+        globals()["plotting"] = module
+        return module
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,13 +1,20 @@
 """Input validation shared by the public API.
 
-Shape checks are static and always run. Value checks (NaN where the mask says
-"observed", a non-positive variance) raise `ValueError` when the arrays are
-concrete, which is the case whenever a user calls the library eagerly; inside
-`jax.jit` they fall back to `eqx.error_if`, which raises at run time.
+Shape, type and argument checks are static and always run. Value checks (a
+NaN where the mask says "observed", a non-positive variance, a sensitivity
+outside [0, 1]) go through `check_values`: on concrete arrays, i.e. whenever
+the library is called eagerly, it raises `ValueError` at once; when the values
+are traced (inside `jax.jit`, `jax.vmap`, `jax.grad`, `eqx.filter_jit`) it
+attaches `eqx.error_if` to the checked array, which raises the same message
+when the compiled program runs. Under `eqx.filter_jit` that message is the
+whole error; under plain `jax.jit` JAX wraps it in a `JaxRuntimeError` whose
+text ends with it (and prints it first, after "jax.pure_callback failed").
 """
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import equinox as eqx
@@ -15,6 +22,10 @@ import jax
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
+
+
+Index = int | np.integer
+"""An integer argument: a Python or NumPy integer (not a bool)."""
 
 
 def is_concrete(*arrays: Any) -> bool:
@@ -26,6 +37,43 @@ def is_concrete(*arrays: Any) -> bool:
     """
     leaves = jax.tree_util.tree_leaves(arrays)
     return not any(isinstance(a, jax.core.Tracer) for a in leaves)
+
+
+def check_values(
+    x: Any,
+    bad: Any,
+    message: str,
+    *,
+    detail: Callable[[np.ndarray], str] | None = None,
+    error: type[Exception] = ValueError,
+) -> Any:
+    """Refuse `x` when any entry of the boolean array `bad` is True; return `x`.
+
+    Eagerly (`bad` concrete) raise `error(message)` now, with `detail(bad)`
+    appended when given (e.g. the first offending index). When `bad` is traced,
+    return `eqx.error_if(x, any(bad), message)`: the caller must use the
+    returned `x` so that the check runs with the compiled program.
+    """
+    if is_concrete(bad):
+        bad_np = np.asarray(bad)
+        if bad_np.any():
+            raise error(message + (f" ({detail(bad_np)})" if detail is not None else ""))
+        return x
+    return eqx.error_if(x, jnp.any(bad), message)
+
+
+def first_index(bad: np.ndarray) -> str:
+    """`detail` for `check_values`: the first offending index and the count."""
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    idx_str = str(idx[0]) if len(idx) == 1 else str(idx)
+    return f"first at index {idx_str}, {int(bad.sum())} in all"
+
+
+def check_finite(who: str, name: str, x: Any) -> Any:
+    """`x` with every entry finite (see `check_values`)."""
+    return check_values(
+        x, ~jnp.isfinite(x), f"{who} got a non-finite {name}; expected finite values everywhere.", detail=first_index
+    )
 
 
 def check_ndim(who: str, name: str, x: Any, ndim: int, meaning: str) -> None:
@@ -45,9 +93,41 @@ def check_shape(who: str, name: str, x: Any, expected: tuple, meaning: str = "")
         )
 
 
-def float_dtype(*arrays: Any):
-    """The floating dtype the computation should run in."""
-    return jnp.result_type(*[jnp.asarray(a) for a in arrays], jnp.zeros(()).dtype)
+def default_float() -> np.dtype:
+    """The default floating dtype: float64 with `jax_enable_x64`, float32 without."""
+    return jax.dtypes.canonicalize_dtype(jnp.float64)
+
+
+def float_dtype(*arrays: Any) -> np.dtype:
+    """The floating dtype of a computation on `arrays`: theirs, promoted; the default float for integers.
+
+    Only the arguments set it (float32 in, float32 out, whatever the x64 flag),
+    never the library's own constants.
+    """
+    dtype = jnp.result_type(*[jnp.asarray(a) for a in arrays])
+    return dtype if jnp.issubdtype(dtype, jnp.floating) else default_float()
+
+
+def as_float_array(x: Any) -> jax.Array:
+    """`jnp.asarray(x)`, with integer and boolean input cast to the default float."""
+    x = jnp.asarray(x)
+    return x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(default_float())
+
+
+def cast_floating(tree: Any, dtype: Any) -> Any:
+    """Every real floating array leaf of `tree` cast to `dtype` (others untouched).
+
+    The methods run in the precision of their inputs: a float64 covariance meeting a
+    float32 background is cast to float32 (and vice versa), so the output dtype
+    follows the input whatever the x64 flag.
+    """
+
+    def cast(leaf):
+        if eqx.is_array(leaf) and jnp.issubdtype(leaf.dtype, jnp.floating) and leaf.dtype != dtype:
+            return leaf.astype(dtype)
+        return leaf
+
+    return jax.tree_util.tree_map(cast, tree)
 
 
 def observation_mask(who: str, obs: jax.Array, mask: Any) -> jax.Array:
@@ -61,28 +141,71 @@ def observation_mask(who: str, obs: jax.Array, mask: Any) -> jax.Array:
     mask = jnp.asarray(mask)
     check_shape(who, "mask", mask, jnp.shape(obs), "one entry per observation")
     mask = mask.astype(bool)
-    if is_concrete(obs, mask):
-        bad_np = np.asarray(mask) & ~np.isfinite(np.asarray(obs))
-        if bad_np.any():
-            idx = tuple(int(i) for i in np.argwhere(bad_np)[0])
-            raise ValueError(
-                f"{who} got a non-finite obs at index {idx} where mask marks it "
-                f"observed ({int(bad_np.sum())} such entries); set mask to False "
-                "there or provide a finite value."
-            )
-        return mask
-    bad = mask & ~jnp.isfinite(obs)
-    return eqx.error_if(
-        mask, jnp.any(bad), f"{who}: non-finite obs where mask marks it observed."
+    return check_values(
+        mask,
+        mask & ~jnp.isfinite(obs),
+        f"{who} got a non-finite obs where mask marks it observed; set mask to False there "
+        "or provide a finite value.",
+        detail=first_index,
     )
+
+
+def index_at_least(who: str, name: str, value: Any, low: int) -> int:
+    """`value` as a Python int, checked to be an integer (Python or NumPy, not bool) >= `low`."""
+    if isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{who} got {name}={value!r}, expected an integer >= {low}.")
+    try:
+        value_int = operator.index(value)
+    except TypeError:
+        raise ValueError(f"{who} got {name}={value!r}, expected an integer >= {low}.") from None
+    if value_int < low:
+        raise ValueError(f"{who} got {name}={value!r}, expected an integer >= {low}.")
+    return value_int
+
+
+def positive_parameter(who: str, name: str, *, allow_zero: bool = False) -> Callable[[Any], jax.Array]:
+    """A field converter: the value as an array, checked finite and > 0 (or >= 0).
+
+    Model and covariance parameters are arrays, not Python floats, so they can be
+    differentiated and a new value does not recompile; this checks them eagerly
+    or, when traced, with `eqx.error_if`.
+    """
+    bound = ">= 0" if allow_zero else "> 0"
+
+    def convert(value: Any) -> jax.Array:
+        x = as_float_array(value)
+        bad = ~jnp.isfinite(x) | ((x < 0) if allow_zero else (x <= 0))
+        return check_values(x, bad, f"{who} got {name}={describe_value(value)}, expected a finite value {bound}.")
+
+    return convert
+
+
+def finite_parameter(who: str, name: str) -> Callable[[Any], jax.Array]:
+    """A field converter: the value as an array, checked finite."""
+
+    def convert(value: Any) -> jax.Array:
+        x = as_float_array(value)
+        return check_values(x, ~jnp.isfinite(x), f"{who} got {name}={describe_value(value)}, expected a finite value.")
+
+    return convert
+
+
+def describe_value(value: Any) -> str:
+    """A short description of a parameter value for error messages (never a tracer's repr)."""
+    if isinstance(value, jax.core.Tracer):
+        return "a traced value"
+    try:
+        return repr(float(np.asarray(value))) if np.ndim(value) == 0 else f"an array of shape {np.shape(value)}"
+    except (TypeError, ValueError):
+        return repr(value)
 
 
 def check_covariance(who: str, name: str, op: Any, size: int | None = None) -> None:
     """A covariance must be a PSD-tagged square lineax operator of the right size."""
     if not isinstance(op, lx.AbstractLinearOperator):
         raise TypeError(
-            f"{who} got {name} of type {type(op).__name__}, expected a lineax "
-            "operator tagged positive semidefinite; build one with "
+            f"{who} got {name} of type {type(op).__name__}, expected a lineax operator "
+            "tagged positive semidefinite; build one with "
             "vdx.diagonal_covariance(variances) or vdx.dense_covariance(matrix)."
         )
     if not lx.is_positive_semidefinite(op):
@@ -114,52 +237,55 @@ def check_obs_operator(who: str, obs_op: Any) -> None:
         )
 
 
-def prepare_analysis(who: str, obs_op: Any, state_size: int, obs_size: int, background: Any, obs: Any, mask: Any):
-    """Validate one analysis' inputs; return `(background, obs, mask)` in a common float dtype.
+def check_forward(who: str, forward: Any) -> None:
+    from .protocols import ForwardModel
 
-    Checks: background `(state_size,)`, obs `(obs_size,)`, `obs_op` maps the
-    background to the shape of `obs`, and `obs` is finite where `mask` is True.
+    if not isinstance(forward, ForwardModel):
+        raise TypeError(
+            f"{who} got forward of type {type(forward).__name__}, expected a ForwardModel "
+            "(with step(state, dt), dt and state_signature)."
+        )
+
+
+def check_state(who: str, name: str, forward: Any, x: Any) -> jax.Array:
+    """One finite model state of the shape `forward.state_signature` gives, as a float array."""
+    x = as_float_array(x)
+    check_shape(who, name, x, tuple(forward.state_signature.shape), "one model state")
+    return check_finite(who, name, x)
+
+
+def check_obs_shape(who: str, obs_op: Any, state: jax.Array, obs: jax.Array, obs_size: int) -> None:
+    """`obs_op` must map `state` to one observation vector of length `obs_size`."""
+    out = jax.eval_shape(obs_op, state)
+    if getattr(out, "shape", None) != (obs_size,):
+        raise ValueError(
+            f"{who} got obs of shape {tuple(obs.shape)}, but obs_op maps the state to shape "
+            f"{getattr(out, 'shape', out)}: one entry per row of the observation operator "
+            f"(and of obs_cov, of size {obs_size})."
+        )
+
+
+def prepare_analysis(who: str, obs_op: Any, state_size: int, obs_size: int, background: Any, obs: Any, mask: Any):
+    """Validate one analysis' inputs; return `(background, obs, mask)` in the inputs' float dtype.
+
+    Checks: background `(state_size,)` and finite, obs `(obs_size,)`, `obs_op`
+    maps the background to the shape of `obs`, and `obs` is finite where
+    `mask` is True.
     """
-    background = jnp.asarray(background)
-    obs = jnp.asarray(obs)
+    background, obs = jnp.asarray(background), jnp.asarray(obs)
     check_shape(who, "background", background, (state_size,), "the size of prior_cov")
     check_shape(who, "obs", obs, (obs_size,), "the size of obs_cov")
-    out = jax.eval_shape(obs_op, background)
-    if jax.tree_util.tree_structure(out) != jax.tree_util.tree_structure(obs) or out.shape != obs.shape:
-        raise ValueError(
-            f"{who} got obs of shape {obs.shape}, but obs_op maps the state to shape "
-            f"{getattr(out, 'shape', out)}: one entry per row of the observation operator."
-        )
+    check_obs_shape(who, obs_op, background, obs, obs_size)
     return _common_dtype_and_mask(who, background, obs, mask)
 
 
-def _common_dtype_and_mask(who: str, background: jax.Array, obs: jax.Array, mask: Any):
-    """Refuse a non-finite background; cast both to one float dtype; validate the mask."""
-    if is_concrete(background) and not np.all(np.isfinite(np.asarray(background))):
-        raise ValueError(f"{who} got a non-finite background; expected finite values everywhere.")
-    dtype = float_dtype(background, obs)
-    mask = observation_mask(who, obs, mask)
-    return background.astype(dtype), obs.astype(dtype), mask
-
-
-def initial_point(who: str, background: jax.Array, init: Any) -> jax.Array:
-    """The minimiser's starting point: `init` (checked to be one state) or the background."""
-    if init is None:
-        return background
-    x0 = jnp.asarray(init, background.dtype)
-    check_shape(who, "init", x0, background.shape, "one state")
-    return x0
-
-
 def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_size: int, background: Any, obs: Any, mask: Any):
-    """Validate a 4DVar window; return `(background, obs, mask)` in a common float dtype.
+    """Validate a 4DVar window; return `(background, obs, mask)` in the inputs' float dtype.
 
     `obs` is `(T, m)` with NaN where missing (row t observes the state after t
     steps); `mask` is `None` or `(T, m)` booleans; the background is `(n,)`.
     """
-    check_forward(who, forward)
-    background = jnp.asarray(background)
-    obs = jnp.asarray(obs)
+    background, obs = jnp.asarray(background), jnp.asarray(obs)
     check_shape(who, "background", background, (state_size,), "the size of prior_cov")
     model_shape = tuple(forward.state_signature.shape)
     if model_shape != (state_size,):
@@ -173,19 +299,26 @@ def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_siz
             "one row per time, row t observing the state after t forward steps."
         )
     check_shape(who, "obs", obs, (obs.shape[0], obs_size), "(T, m), m the size of obs_cov")
-    out = jax.eval_shape(obs_op, background)
-    if getattr(out, "shape", None) != (obs_size,):
-        raise ValueError(
-            f"{who} got obs rows of length {obs_size}, but obs_op maps the state to shape "
-            f"{getattr(out, 'shape', out)}."
-        )
+    check_obs_shape(who, obs_op, background, obs[0], obs_size)
     return _common_dtype_and_mask(who, background, obs, mask)
 
 
-def check_int_at_least(who: str, name: str, value: Any, low: int) -> None:
-    """`value` must be an int (not a bool) >= `low`."""
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise ValueError(f"{who} got {name}={value!r}, expected an integer >= {low}.")
+def _common_dtype_and_mask(who: str, background: jax.Array, obs: jax.Array, mask: Any):
+    """Refuse a non-finite background; cast both to one float dtype; validate the mask."""
+    dtype = float_dtype(background, obs)
+    background = check_finite(who, "background", background.astype(dtype))
+    obs = obs.astype(dtype)
+    mask = observation_mask(who, obs, mask)
+    return background, obs, mask
+
+
+def initial_point(who: str, background: jax.Array, init: Any) -> jax.Array:
+    """The minimiser's starting point: `init` (checked to be one finite state) or the background."""
+    if init is None:
+        return background
+    x0 = jnp.asarray(init)
+    check_shape(who, "init", x0, background.shape, "one state")
+    return check_finite(who, "init", x0.astype(background.dtype))
 
 
 def check_minimiser(who: str, minimiser: Any) -> None:
@@ -199,19 +332,16 @@ def check_minimiser(who: str, minimiser: Any) -> None:
         )
 
 
-def check_forward(who: str, forward: Any) -> None:
-    from .protocols import ForwardModel
-
-    if not isinstance(forward, ForwardModel):
-        raise TypeError(f"{who} got forward of type {type(forward).__name__}, expected a ForwardModel.")
-
-
-def check_minimiser_adjoint(who: str, adjoint: Any) -> None:
-    """An optimistix adjoint (`optx.ImplicitAdjoint()`, `vdx.KStepAdjoint(k)`, ...)."""
+def check_minimiser_adjoint(who: str, adjoint: Any, minimiser: Any) -> None:
+    """An optimistix adjoint (`optx.ImplicitAdjoint()`, `vdx.KStepAdjoint(k)`, ...) that can serve `minimiser`."""
     import optimistix as optx
+
+    from .adjoints import AbstractRestartAdjoint
 
     if not isinstance(adjoint, optx.AbstractAdjoint):
         raise TypeError(
             f"{who} got minimiser_adjoint of type {type(adjoint).__name__}, expected an optimistix "
             "adjoint such as optx.ImplicitAdjoint() or vdx.KStepAdjoint(k)."
         )
+    if isinstance(adjoint, AbstractRestartAdjoint):
+        adjoint.check_solver(who, minimiser)

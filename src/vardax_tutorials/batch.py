@@ -13,9 +13,22 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import jax.random as jr
-from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray
+from jaxtyping import Array, ArrayLike, Bool, Float, PRNGKeyArray, Real
 
-from ._checks import check_ndim, check_shape, observation_mask
+from ._checks import (
+    Index,
+    as_float_array,
+    check_forward,
+    check_obs_operator,
+    check_state,
+    describe_value,
+    check_ndim,
+    check_shape,
+    check_values,
+    index_at_least,
+    observation_mask,
+    positive_parameter,
+)
 from .covariance import DiagonalCovariance, diagonal_covariance
 from .models.rollout import rollout
 from .obs.masked import MaskedIdentity
@@ -39,9 +52,9 @@ class Batch1D(eqx.Module):
 
     def __init__(
         self,
-        input: Float[ArrayLike, "B T N"],
+        input: Real[ArrayLike, "B T N"],
         mask: Any,
-        target: Float[ArrayLike, "B T N"] | None = None,
+        target: Real[ArrayLike, "B T N"] | None = None,
     ):
         input = jnp.asarray(input)
         check_ndim("Batch1D", "input", input, 3, "of shape (B, T, N)")
@@ -57,7 +70,7 @@ class Batch1D(eqx.Module):
         """`(B, T, N)`."""
         return tuple(self.input.shape)
 
-    def backgrounds(self, background: Float[ArrayLike, "*B_T n"] | None, n: int, who: str = "Batch1D") -> Float[Array, "B T n"]:
+    def backgrounds(self, background: Real[ArrayLike, "*B_T n"] | None, n: int, who: str = "Batch1D") -> Float[Array, "B T n"]:
         """One background per `(b, t)` slice, in the dtype of `input`.
 
         `background` is `(n,)`, `(T, n)` or `(B, T, n)`; zeros (a climatological
@@ -88,9 +101,9 @@ class TwinProblem(eqx.Module):
     obs: Float[Array, "T M"]
     mask: Bool[Array, "T M"]
     background: Float[Array, " N"]
-    obs_std: float
-    background_std: float
-    dt: float
+    obs_std: Float[Array, ""]
+    background_std: Float[Array, ""]
+    dt: Float[Array, ""]
 
     @property
     def times(self) -> Float[Array, " T"]:
@@ -122,15 +135,15 @@ def generate_problem(
     model: ForwardModel,
     *,
     key: PRNGKeyArray,
-    n_times: int,
+    n_times: Index,
     obs_op: ObservationOperator | None = None,
     obs_std: float = 1.0,
     obs_fraction: float = 1.0,
-    obs_every: int = 1,
+    obs_every: Index = 1,
     mask: Bool[ArrayLike, "*T M"] | None = None,
     background_std: float = 1.0,
-    spin_up: int = 1000,
-    x0: Float[ArrayLike, " N"] | None = None,
+    spin_up: Index = 1000,
+    x0: Real[ArrayLike, " N"] | None = None,
 ) -> TwinProblem:
     """Simulate a twin experiment with `model`, seeded by `key`.
 
@@ -152,25 +165,27 @@ def generate_problem(
         A `TwinProblem`.
     """
     who = "generate_problem"
-    if not isinstance(model, ForwardModel):
-        raise TypeError(f"{who} got model of type {type(model).__name__}, expected a ForwardModel.")
-    for name, value, low in (("n_times", n_times, 1), ("obs_every", obs_every, 1), ("spin_up", spin_up, 0)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < low:
-            raise ValueError(f"{who} got {name}={value!r}, expected an integer >= {low}.")
-    for name, value in (("obs_std", obs_std), ("background_std", background_std)):
-        if not float(value) > 0:
-            raise ValueError(f"{who} got {name}={value!r}, expected a value > 0.")
-    if not 0.0 <= float(obs_fraction) <= 1.0:
-        raise ValueError(f"{who} got obs_fraction={obs_fraction!r}, expected a value in [0, 1].")
+    check_forward(who, model)
+    n_times = index_at_least(who, "n_times", n_times, 1)
+    obs_every = index_at_least(who, "obs_every", obs_every, 1)
+    spin_up = index_at_least(who, "spin_up", spin_up, 0)
+    obs_std = positive_parameter(who, "obs_std")(obs_std)
+    background_std = positive_parameter(who, "background_std")(background_std)
+    fraction = as_float_array(obs_fraction)
+    obs_fraction = check_values(
+        fraction,
+        ~((fraction >= 0) & (fraction <= 1)),
+        f"{who} got obs_fraction={describe_value(obs_fraction)}, expected a value in [0, 1].",
+    )
     obs_op = MaskedIdentity() if obs_op is None else obs_op
+    check_obs_operator(who, obs_op)
 
     sig = model.state_signature
     k_x0, k_mask, k_obs, k_bg = jr.split(key, 4)
     if x0 is None:
         x0 = jr.normal(k_x0, sig.shape, sig.dtype)
     else:
-        x0 = jnp.asarray(x0, sig.dtype)
-        check_shape(who, "x0", x0, sig.shape, "one model state")
+        x0 = check_state(who, "x0", model, x0).astype(sig.dtype)
     if spin_up > 0:
         x0 = rollout(model, x0, spin_up)[-1]
     truth = x0[None] if n_times == 1 else jnp.concatenate([x0[None], rollout(model, x0, n_times - 1)])
@@ -191,7 +206,7 @@ def generate_problem(
         obs=obs,
         mask=full_mask,
         background=background,
-        obs_std=float(obs_std),
-        background_std=float(background_std),
-        dt=float(model.dt),
+        obs_std=obs_std,
+        background_std=background_std,
+        dt=jnp.asarray(model.dt),
     )

@@ -20,9 +20,11 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import lineax as lx
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
+from ._checks import check_values
 from .covariance import COVARIANCE_TAGS, DiagonalCovariance, Whitener
+from .covariance.structure import not_whitenable_message
 
 __all__ = [
     "decomposed_loss",
@@ -36,8 +38,8 @@ __all__ = [
 ]
 
 
-def _whitener(cov: Any) -> Whitener:
-    return cov if isinstance(cov, Whitener) else Whitener.of(cov)
+def _whitener(cov: Any, who: str, name: str) -> Whitener:
+    return cov if isinstance(cov, Whitener) else Whitener.checked(cov, who, name)
 
 
 def masked_obs_cov(obs_cov: lx.AbstractLinearOperator, mask: Any) -> lx.AbstractLinearOperator:
@@ -56,7 +58,7 @@ def masked_obs_cov(obs_cov: lx.AbstractLinearOperator, mask: Any) -> lx.Abstract
 
 
 def prior_cost(
-    x: Float[ArrayLike, " n"], background: Float[ArrayLike, " n"], prior_cov: Any
+    x: Real[ArrayLike, " n"], background: Real[ArrayLike, " n"], prior_cov: Any
 ) -> Float[Array, ""]:
     """$J_b = \\tfrac12 (x - x_b)^\\top B^{-1}(x - x_b)$.
 
@@ -65,13 +67,13 @@ def prior_cost(
         background: $x_b$.
         prior_cov: $B$ as a PSD-tagged lineax operator, or a `Whitener` of it.
     """
-    w = _whitener(prior_cov)(jnp.asarray(x) - jnp.asarray(background))
+    w = _whitener(prior_cov, "prior_cost", "prior_cov")(jnp.asarray(x) - jnp.asarray(background))
     return 0.5 * jnp.sum(w**2)
 
 
 def obs_cost_1d(
-    x: Float[ArrayLike, " n"],
-    obs: Float[ArrayLike, " m"],
+    x: Real[ArrayLike, " n"],
+    obs: Real[ArrayLike, " m"],
     obs_op: Any,
     obs_cov: Any,
     mask: Any = None,
@@ -88,12 +90,12 @@ def obs_cost_1d(
     """
     obs = jnp.asarray(obs)
     mask = jnp.isfinite(obs) if mask is None else jnp.asarray(mask, bool)
-    w = obs_cov if isinstance(obs_cov, Whitener) else Whitener.of(masked_obs_cov(obs_cov, mask))
+    w = obs_cov if isinstance(obs_cov, Whitener) else Whitener.checked(masked_obs_cov(obs_cov, mask), "obs_cost_1d", "obs_cov")
     return 0.5 * jnp.sum(obs_residual(jnp.asarray(x), obs, obs_op, w, mask) ** 2)
 
 
 def obs_residual(
-    x: Float[ArrayLike, " n"], obs: Float[ArrayLike, " m"], obs_op: Any, whitener: Whitener, mask: Any
+    x: Real[ArrayLike, " n"], obs: Real[ArrayLike, " m"], obs_op: Any, whitener: Whitener, mask: Any
 ) -> Float[Array, " m"]:
     """The whitened symmetric residual $L^{-1} D(y - H(x))$, with $LL^\\top = DRD + I - D$.
 
@@ -106,9 +108,9 @@ def obs_residual(
 
 
 def decomposed_loss(
-    x: Float[ArrayLike, " n"],
-    background: Float[ArrayLike, " n"],
-    obs: Float[ArrayLike, " m"],
+    x: Real[ArrayLike, " n"],
+    background: Real[ArrayLike, " n"],
+    obs: Real[ArrayLike, " m"],
     obs_op: Any,
     prior_cov: Any,
     obs_cov: Any,
@@ -125,21 +127,32 @@ def decomposed_loss(
     return {"prior": jb, "obs": jo, "total": jb + jo}
 
 
-def window_obs_whiteners(obs_cov: lx.AbstractLinearOperator, mask: Any) -> Whitener:
-    """One `Whitener` per time of a `(T, m)` mask, batched along a leading axis (factorised once)."""
-    return jax.vmap(lambda m: Whitener.of(masked_obs_cov(obs_cov, m)))(jnp.asarray(mask, bool))
+def window_obs_whiteners(obs_cov: lx.AbstractLinearOperator, mask: Any) -> tuple[Whitener, Bool[Array, ""]]:
+    """One `Whitener` per time of a `(T, m)` mask, batched along a leading axis (factorised once).
+
+    Returns the batched whitener and whether every one whitens its masked $R$
+    (see `Whitener.whitens`).
+    """
+
+    def one(m):
+        cov = masked_obs_cov(obs_cov, m)
+        w = Whitener.of(cov)
+        return w, w.whitens(cov)
+
+    w, ok = jax.vmap(one)(jnp.asarray(mask, bool))
+    return w, jnp.all(ok)
 
 
 def window_obs_residuals(
-    trajectory: Float[ArrayLike, "T n"], obs: Float[ArrayLike, "T m"], obs_op: Any, whiteners: Whitener, mask: Any
+    trajectory: Real[ArrayLike, "T n"], obs: Real[ArrayLike, "T m"], obs_op: Any, whiteners: Whitener, mask: Any
 ) -> Float[Array, "T m"]:
     """`obs_residual` at every time of a window; `whiteners` from `window_obs_whiteners(R, mask)`."""
     return jax.vmap(lambda x, y, w, m: obs_residual(x, y, obs_op, w, m))(trajectory, obs, whiteners, mask)
 
 
 def window_obs_cost(
-    trajectory: Float[ArrayLike, "T n"],
-    obs: Float[ArrayLike, "T m"],
+    trajectory: Real[ArrayLike, "T n"],
+    obs: Real[ArrayLike, "T m"],
     obs_op: Any,
     obs_cov: Any,
     mask: Any = None,
@@ -155,5 +168,9 @@ def window_obs_cost(
     """
     obs = jnp.asarray(obs)
     mask = jnp.isfinite(obs) if mask is None else jnp.asarray(mask, bool)
-    w = obs_cov if isinstance(obs_cov, Whitener) else window_obs_whiteners(obs_cov, mask)
+    if isinstance(obs_cov, Whitener):
+        w = obs_cov
+    else:
+        w, ok = window_obs_whiteners(obs_cov, mask)
+        w = check_values(w, ~ok, not_whitenable_message("window_obs_cost", "obs_cov"))
     return 0.5 * jnp.sum(window_obs_residuals(jnp.asarray(trajectory), obs, obs_op, w, mask) ** 2)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
 __all__ = ["bias", "rmse"]
 
@@ -19,7 +19,7 @@ def _pair(who, estimate, truth):
 
 
 def rmse(
-    estimate: Float[ArrayLike, "..."], truth: Float[ArrayLike, "..."], axis: int | tuple[int, ...] | None = None
+    estimate: Real[ArrayLike, "..."], truth: Real[ArrayLike, "..."], axis: int | tuple[int, ...] | None = None
 ) -> Float[Array, "..."]:
     """Root-mean-square error $\\sqrt{\\mathrm{mean}((\\hat x - x)^2)}$ over `axis` (all by default).
 
@@ -30,7 +30,7 @@ def rmse(
 
 
 def bias(
-    estimate: Float[ArrayLike, "..."], truth: Float[ArrayLike, "..."], axis: int | tuple[int, ...] | None = None
+    estimate: Real[ArrayLike, "..."], truth: Real[ArrayLike, "..."], axis: int | tuple[int, ...] | None = None
 ) -> Float[Array, "..."]:
     """Mean error $\\mathrm{mean}(\\hat x - x)$ over `axis` (all by default)."""
     estimate, truth = _pair("bias", estimate, truth)

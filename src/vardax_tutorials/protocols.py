@@ -64,6 +64,12 @@ class AnalysisStep(Protocol):
     use the `obs_op` and `obs_err_cov` it is handed, not ones fixed at
     construction, so that a cycling driver can change instruments between cycles.
     `obs` carries NaN where nothing was observed.
+
+    The time contract, which a cycling driver relies on without knowing which
+    method it holds: `obs` is one observation vector `(m,)` or a window `(T, m)`
+    (row t observed t model steps after row 0); the forecast is valid at the
+    time of the single vector or of row 0, and the returned analysis is valid
+    at the time of the last row (for one vector, the same time).
     """
 
     def __call__(

@@ -13,7 +13,8 @@
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -22,7 +23,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["dot_product_test", "jacobian_test", "taylor_test"]
+__all__ = ["count_compiles", "dot_product_test", "jacobian_test", "taylor_test"]
 
 
 def _random_like(key, structure):
@@ -41,11 +42,21 @@ def _norm(a):
     return jnp.sqrt(_inner(a, a))
 
 
-def dot_product_test(op: lx.AbstractLinearOperator, *, key: PRNGKeyArray | None = None) -> float:
+def dot_product_test(
+    op: lx.AbstractLinearOperator,
+    transpose: Callable[[Any], Any] | None = None,
+    *,
+    key: PRNGKeyArray | None = None,
+) -> float:
     """Relative adjoint mismatch $|\\langle Au,v\\rangle - \\langle u,A^Tv\\rangle| / (\\|Au\\|\\|v\\|)$.
 
     Arguments:
-        op: any lineax operator (its `.T` is the adjoint under test).
+        op: any lineax operator $A$ (its `mv` is the forward map).
+        transpose: the adjoint under test, $v \\mapsto A^T v$, written
+            independently of `op` (by hand, or from a NumPy matrix). By default
+            `op.T.mv`, which tests only a hand-written `transpose()` method: for
+            a `MatrixLinearOperator` or a `JacobianLinearOperator`, `op.T` is
+            derived from the same matrix or by autodiff and the test cannot fail.
         key: PRNG key for the random $u$, $v$ (a fixed key by default).
 
     Returns:
@@ -62,7 +73,7 @@ def dot_product_test(op: lx.AbstractLinearOperator, *, key: PRNGKeyArray | None 
     u = _random_like(ku, op.in_structure())
     v = _random_like(kv, op.out_structure())
     Au = op.mv(u)
-    Atv = op.T.mv(v)
+    Atv = op.T.mv(v) if transpose is None else transpose(v)
     lhs, rhs = _inner(Au, v), _inner(u, Atv)
     scale = _norm(Au) * _norm(v)
     scale = jnp.where(scale > 0, scale, 1.0)
@@ -126,3 +137,36 @@ def taylor_test(
     rems = np.asarray(rems)
     slope = float(np.polyfit(np.log(epsilons), np.log(np.maximum(rems, 1e-300)), 1)[0])
     return slope, rems
+
+
+class count_compiles:
+    """Count XLA compilations inside a `with` block (`jax.monitoring`'s backend-compile event).
+
+    ```python
+    with vdx.count_compiles() as compiles:
+        analyse(x)
+    assert compiles.count == 1
+    ```
+
+    Counts every program JAX compiles in the block, including the small ones
+    behind eager `jnp` operations on new shapes; call those once before the
+    block to leave only what the block itself compiles. A count, unlike a
+    wall-clock time, does not depend on how busy the machine is.
+    """
+
+    _EVENT = "/jax/core/compile/backend_compile_duration"
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def _listener(self, event: str, duration: float, **kwargs: Any) -> None:
+        del duration, kwargs
+        if event == self._EVENT:
+            self.count += 1
+
+    def __enter__(self) -> "count_compiles":
+        jax.monitoring.register_event_duration_secs_listener(self._listener)
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        jax.monitoring.unregister_event_duration_listener(self._listener)

@@ -12,79 +12,76 @@ from __future__ import annotations
 import jax.numpy as jnp
 import lineax as lx
 import numpy as np
-from jaxtyping import ArrayLike, Float
+from jaxtyping import ArrayLike, Float, Real
 
-from .._checks import check_ndim, is_concrete
+from .._checks import as_float_array, check_ndim, check_values, is_concrete
 
 __all__ = ["COVARIANCE_TAGS", "DiagonalCovariance", "dense_covariance", "diagonal_covariance"]
 
 COVARIANCE_TAGS = frozenset({lx.symmetric_tag, lx.positive_semidefinite_tag})
 
 
-def diagonal_covariance(variances: Float[ArrayLike, " n"]) -> "DiagonalCovariance":
+def diagonal_covariance(variances: Real[ArrayLike, " n"]) -> "DiagonalCovariance":
     """Diagonal covariance $\\mathrm{diag}(\\sigma_1^2, \\dots, \\sigma_n^2)$.
 
     Arguments:
-        variances: the $n$ variances, all strictly positive.
+        variances: the $n$ variances, all finite and strictly positive (checked
+            eagerly, or with `eqx.error_if` when traced).
 
     Returns:
         A `DiagonalCovariance`: a `lx.DiagonalLinearOperator` that lineax knows
         to be symmetric and positive semidefinite.
     """
-    variances = jnp.asarray(variances)
-    if not jnp.issubdtype(variances.dtype, jnp.floating):
-        variances = variances.astype(jnp.zeros(()).dtype)
+    variances = as_float_array(variances)
     check_ndim("diagonal_covariance", "variances", variances, 1, "of shape (n,)")
-    if is_concrete(variances):
-        v = np.asarray(variances)
-        bad = ~(v > 0) | ~np.isfinite(v)
-        if bad.any():
-            i = int(np.argmax(bad))
-            raise ValueError(
-                f"diagonal_covariance got variances[{i}] = {float(v[i])}, "
-                "expected every variance to be finite and > 0."
-            )
+    variances = check_values(
+        variances,
+        ~(variances > 0) | ~jnp.isfinite(variances),
+        "diagonal_covariance got a variance that is not finite and > 0; expected every variance "
+        "to be finite and > 0",
+        detail=lambda bad: f"variances[{int(np.argmax(bad))}] = {float(np.asarray(variances)[int(np.argmax(bad))])}",
+    )
     return DiagonalCovariance(variances)
 
 
 def dense_covariance(
-    matrix: Float[ArrayLike, "n n"], *, check: bool = True, rtol: float = 1e-6
+    matrix: Real[ArrayLike, "n n"], *, check: bool = True, rtol: float = 1e-6
 ) -> lx.MatrixLinearOperator:
     """Dense covariance from a symmetric positive-semidefinite matrix.
 
     Arguments:
         matrix: an `(n, n)` symmetric positive-semidefinite matrix.
-        check: verify symmetry and the sign of the eigenvalues (when the matrix
-            is concrete, i.e. not inside `jax.jit`).
+        check: verify that it is finite and symmetric, and (eagerly only) the
+            sign of its eigenvalues. When the matrix is traced (under `jax.jit`)
+            finiteness and symmetry are checked with `eqx.error_if`;
+            definiteness is then checked where the methods factorise it.
         rtol: tolerance of those checks, relative to the largest entry.
 
     Returns:
         A `lx.MatrixLinearOperator` tagged symmetric and positive semidefinite.
     """
-    matrix = jnp.asarray(matrix)
-    if not jnp.issubdtype(matrix.dtype, jnp.floating):
-        matrix = matrix.astype(jnp.zeros(()).dtype)
-    check_ndim("dense_covariance", "matrix", matrix, 2, "of shape (n, n)")
+    who = "dense_covariance"
+    matrix = as_float_array(matrix)
+    check_ndim(who, "matrix", matrix, 2, "of shape (n, n)")
     n, m = matrix.shape
     if n != m:
-        raise ValueError(
-            f"dense_covariance got matrix of shape {(n, m)}, expected a square (n, n) matrix."
-        )
-    if check and is_concrete(matrix):
+        raise ValueError(f"{who} got matrix of shape {(n, m)}, expected a square (n, n) matrix.")
+    if not check:
+        return lx.MatrixLinearOperator(matrix, COVARIANCE_TAGS)
+    matrix = check_values(matrix, ~jnp.isfinite(matrix), f"{who} got a matrix with non-finite entries.")
+    scale = jnp.maximum(jnp.max(jnp.abs(matrix)), jnp.finfo(matrix.dtype).tiny)
+    asym = jnp.max(jnp.abs(matrix - matrix.T))
+    matrix = check_values(
+        matrix,
+        asym > rtol * scale,
+        f"{who} got a non-symmetric matrix: max |M - M^T| > {rtol:g} x max |M|, expected a symmetric matrix.",
+    )
+    if is_concrete(matrix):
         a = np.asarray(matrix, dtype=np.float64)
-        if not np.all(np.isfinite(a)):
-            raise ValueError("dense_covariance got a matrix with non-finite entries.")
-        scale = max(float(np.max(np.abs(a))), np.finfo(np.float64).tiny)
-        asym = float(np.max(np.abs(a - a.T)))
-        if asym > rtol * scale:
-            raise ValueError(
-                f"dense_covariance got a non-symmetric matrix: max |M - M^T| = {asym:.3g}, "
-                f"expected <= {rtol * scale:.3g}."
-            )
         lam_min = float(np.linalg.eigvalsh(0.5 * (a + a.T))[0])
-        if lam_min < -rtol * scale:
+        if lam_min < -rtol * float(np.max(np.abs(a))):
             raise ValueError(
-                f"dense_covariance got a matrix that is not positive semidefinite: "
+                f"{who} got a matrix that is not positive semidefinite: "
                 f"smallest eigenvalue {lam_min:.3g}, expected >= 0."
             )
     return lx.MatrixLinearOperator(matrix, COVARIANCE_TAGS)

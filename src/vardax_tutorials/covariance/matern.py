@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import math
 
+import equinox as eqx
 import jax.numpy as jnp
 import lineax as lx
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
+from .._checks import as_float_array, check_finite, positive_parameter
 from .dense import COVARIANCE_TAGS
 
 __all__ = ["MATERN_NUS", "MaternCovariance", "grid_points", "matern_covariance", "matern_kernel"]
@@ -21,7 +23,7 @@ __all__ = ["MATERN_NUS", "MaternCovariance", "grid_points", "matern_covariance",
 MATERN_NUS = (0.5, 1.5, 2.5)
 
 
-def matern_kernel(r: Float[ArrayLike, "..."], length_scale: float, nu: float) -> Float[Array, "..."]:
+def matern_kernel(r: Real[ArrayLike, "..."], length_scale: Real[ArrayLike, ""], nu: float) -> Float[Array, "..."]:
     """The Matérn correlation $k_\\nu(r/\\ell)$ for $\\nu \\in \\{1/2, 3/2, 5/2\\}$.
 
     $k_{1/2}(s)=e^{-s}$, $k_{3/2}(s)=(1+\\sqrt3 s)e^{-\\sqrt3 s}$,
@@ -37,7 +39,7 @@ def matern_kernel(r: Float[ArrayLike, "..."], length_scale: float, nu: float) ->
     raise ValueError(f"matern_kernel got nu={nu!r}, expected one of {MATERN_NUS}.")
 
 
-def grid_points(*axes: Float[ArrayLike, " k"]) -> Float[Array, "n d"]:
+def grid_points(*axes: Real[ArrayLike, " _k"]) -> Float[Array, "n d"]:
     """Points of a tensor grid, in the row-major order of a field of shape `(len(a0), len(a1), ...)`.
 
     `grid_points(y, x)` gives the `(ny * nx, 2)` coordinates matching
@@ -55,36 +57,44 @@ class MaternCovariance(lx.MatrixLinearOperator):
             `grid_points(y, x)` for a 2-D grid).
         variance: $\\sigma^2 > 0$.
         length_scale: $\\ell > 0$.
-        nu: smoothness, one of 0.5, 1.5, 2.5.
+        nu: smoothness, one of 0.5, 1.5, 2.5 (it selects the formula, so it is static).
         period: the domain length of a periodic 1-D grid, or `None`. Distances
             are then chord lengths, which keeps $B$ positive semidefinite for
             every $\\nu$ (the arc length does not).
+
+    `variance`, `length_scale` and `period` are stored as arrays: $B$ can be
+    differentiated with respect to them (`jax.grad` through an analysis), and a
+    jitted analysis called with a new value does not recompile. They are checked
+    eagerly, or with `eqx.error_if` when traced.
     """
+
+    variance: Float[Array, ""]
+    length_scale: Float[Array, ""]
+    nu: float = eqx.field(static=True)
+    period: Float[Array, ""] | None
 
     def __init__(
         self,
-        coords: Float[ArrayLike, "n *d"],
+        coords: Real[ArrayLike, "n *d"],
         *,
-        variance: float = 1.0,
-        length_scale: float = 1.0,
+        variance: Real[ArrayLike, ""] = 1.0,
+        length_scale: Real[ArrayLike, ""] = 1.0,
         nu: float = 1.5,
-        period: float | None = None,
+        period: Real[ArrayLike, ""] | None = None,
     ):
         who = "MaternCovariance"
         if nu not in MATERN_NUS:
             raise ValueError(f"{who} got nu={nu!r}, expected one of {MATERN_NUS}.")
-        for name, value in (("variance", variance), ("length_scale", length_scale)):
-            if not (math.isfinite(float(value)) and float(value) > 0):
-                raise ValueError(f"{who} got {name}={value!r}, expected a finite value > 0.")
-        if period is not None and not float(period) > 0:
-            raise ValueError(f"{who} got period={period!r}, expected a value > 0 or None.")
-        coords = jnp.asarray(coords)
-        if not jnp.issubdtype(coords.dtype, jnp.floating):
-            coords = coords.astype(jnp.zeros(()).dtype)
+        variance = positive_parameter(who, "variance")(variance)
+        length_scale = positive_parameter(who, "length_scale")(length_scale)
+        if period is not None:
+            period = positive_parameter(who, "period")(period)
+        coords = as_float_array(coords)
         if coords.ndim == 1:
             coords = coords[:, None]
         if coords.ndim != 2:
             raise ValueError(f"{who} got coords of shape {coords.shape}, expected (n,) or (n, d).")
+        coords = check_finite(who, "coords", coords)
         diff = coords[:, None, :] - coords[None, :, :]
         if period is not None:
             if coords.shape[1] != 1:
@@ -93,15 +103,19 @@ class MaternCovariance(lx.MatrixLinearOperator):
         r = jnp.sqrt(jnp.sum(diff**2, axis=-1))
         self.matrix = variance * matern_kernel(r, length_scale, nu)
         self.tags = COVARIANCE_TAGS
+        self.variance = variance
+        self.length_scale = length_scale
+        self.nu = nu
+        self.period = period
 
 
 def matern_covariance(
-    coords: Float[ArrayLike, "n *d"],
+    coords: Real[ArrayLike, "n *d"],
     *,
-    variance: float = 1.0,
-    length_scale: float = 1.0,
+    variance: Real[ArrayLike, ""] = 1.0,
+    length_scale: Real[ArrayLike, ""] = 1.0,
     nu: float = 1.5,
-    period: float | None = None,
+    period: Real[ArrayLike, ""] | None = None,
 ) -> MaternCovariance:
     """A `MaternCovariance` (same arguments); kept as the functional spelling."""
     return MaternCovariance(coords, variance=variance, length_scale=length_scale, nu=nu, period=period)

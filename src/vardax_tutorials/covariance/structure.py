@@ -21,19 +21,19 @@ import jax.numpy as jnp
 import jax.scipy.linalg as jsl
 import lineax as lx
 import numpy as np
-from jaxtyping import Array, Float
+from jaxtyping import Array, Bool, Float
 
-from .._checks import is_concrete
+from .._checks import check_values, is_concrete
 from .kronecker import Kronecker
 
-__all__ = ["Whitener", "logdet", "solve", "sqrt", "whiten"]
+__all__ = ["Whitener", "logdet", "not_whitenable_message", "solve", "sqrt", "whiten"]
 
 
-def _matrix_sqrt(matrix, who="sqrt"):
+def _matrix_sqrt(matrix):
     L = jnp.linalg.cholesky(matrix)
     if is_concrete(L) and not np.all(np.isfinite(np.asarray(L))):
         raise ValueError(
-            f"{who}: the Cholesky factorisation failed, the covariance is not positive "
+            "sqrt: the Cholesky factorisation failed, the covariance is not positive "
             "definite (singular or indefinite); add a small multiple of the identity."
         )
     return lx.MatrixLinearOperator(L, lx.lower_triangular_tag)
@@ -150,7 +150,41 @@ class Whitener(eqx.Module):
 
     @classmethod
     def of(cls, cov: lx.AbstractLinearOperator) -> "Whitener":
+        """Factorise `cov` (no check: see `whitens` and `Whitener.checked`)."""
         return cls(sqrt(cov))
 
     def __call__(self, v: Float[Array, " n"]) -> Float[Array, " n"]:
         return whiten(self.factor, v)
+
+    @classmethod
+    def checked(cls, cov: lx.AbstractLinearOperator, who: str, name: str) -> "Whitener":
+        """Factorise `cov` and refuse it (eagerly, or with `eqx.error_if` when traced) if `whitens` fails."""
+        try:
+            w = cls.of(cov)
+        except ValueError as e:  # `sqrt` refuses a concrete failed Cholesky itself
+            raise ValueError(not_whitenable_message(who, name)) from e
+        return check_values(w, ~w.whitens(cov), not_whitenable_message(who, name))
+
+    def whitens(self, cov: lx.AbstractLinearOperator) -> Bool[Array, ""]:
+        """Whether this factor whitens `cov` to working precision.
+
+        False when the factor is not finite (an indefinite or NaN covariance) or
+        when a pivot $L_{ii}^2$ is below machine epsilon times the variance
+        $B_{ii}$ (a singular or numerically singular covariance: whitening would
+        divide by rounding noise). Scale-free: a diagonal covariance passes
+        whenever its variances are finite and positive.
+        """
+        d = lx.diagonal(self.factor)
+        var = lx.diagonal(cov)
+        eps = jnp.finfo(d.dtype).eps
+        return jnp.all(jnp.isfinite(d)) & jnp.all(jnp.isfinite(var)) & jnp.all(d**2 > eps * jnp.abs(var)) & jnp.all(var > 0)
+
+
+def not_whitenable_message(who: str, name: str) -> str:
+    """The error every method gives for a covariance it cannot whiten."""
+    symbol = {"prior_cov": "B", "obs_cov": "R", "model_err_cov": "Q"}.get(name, name)
+    where = " on the observed entries" if name == "obs_cov" else ""
+    return (
+        f"{who}: {name} cannot be whitened{where} (its square root is singular or not finite); "
+        f"{symbol} must be positive definite."
+    )

@@ -1,15 +1,16 @@
-"""Assimilation methods: one file per method, no inheritance between them.
+"""Assimilation methods: one abstract contract (`base`), one file per method, no inheritance between them.
 
-`_common` holds the plumbing they share: the optimistix call and the analysis-step form.
+`_common` holds the plumbing the variational methods share: the optimistix call.
 """
 
-from ._common import VariationalAnalysisStep as VariationalAnalysisStep
-
-from .oi import OIAnalysisStep as OIAnalysisStep
-from .oi import OptimalInterpolation as OptimalInterpolation
-from .threedvar import ThreeDVar as ThreeDVar
-from .threedvar import ThreeDVarSolution as ThreeDVarSolution
+from .base import AbstractAnalysisMethod as AbstractAnalysisMethod
+from .base import AbstractSolution as AbstractSolution
+from .base import AnalysisSolution as AnalysisSolution
+from .base import MethodAnalysisStep as MethodAnalysisStep
+from .base import WindowSolution as WindowSolution
 from .incremental_fourdvar import IncrementalConfig as IncrementalConfig
 from .incremental_fourdvar import IncrementalFourDVar as IncrementalFourDVar
+from .oi import OptimalInterpolation as OptimalInterpolation
 from .strong_fourdvar import StrongFourDVar as StrongFourDVar
+from .threedvar import ThreeDVar as ThreeDVar
 from .weak_fourdvar import WeakFourDVar as WeakFourDVar

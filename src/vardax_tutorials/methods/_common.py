@@ -1,22 +1,28 @@
-"""Plumbing the variational methods share: calling optimistix, and the analysis-step form.
+"""Plumbing the variational methods share: calling optimistix on whitened residuals.
 
 No data-assimilation maths lives here (that is in `costs.py`, `covariance/` and
-`obs/`): only how a method hands its whitened residuals to an optimistix solver,
-and how it becomes an `AnalysisStep`.
+`obs/`): only how a method hands its whitened residuals to an optimistix
+solver, with the autodiff mode the window's diffrax adjoint allows.
+
+Optimistix needs no help to minimise a cost whose window runs under a diffrax
+adjoint. BFGS and the other gradient methods linearise the cost
+(`jax.linearize`) and transpose the linearisation (`autodiff_mode="bwd"`, the
+default), which works through the custom VJPs of `RecursiveCheckpointAdjoint`
+and `BacksolveAdjoint`; `ForwardMode` cannot be transposed, so it gets
+`autodiff_mode="fwd"`. Least-squares solvers build the Jacobian of the
+residuals in forward mode by default (`jac="fwd"`), which custom VJPs refuse,
+so they get `jac="bwd"` under those two adjoints.
 """
 
 from __future__ import annotations
 
-import dataclasses
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import diffrax as dfx
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import optimistix as optx
-
-from ..adjoints import adjoint_gradient
 
 
 def default_minimiser(dtype: Any, tol64: float, tol32: float) -> optx.AbstractMinimiser:
@@ -25,17 +31,12 @@ def default_minimiser(dtype: Any, tol64: float, tol32: float) -> optx.AbstractMi
     return optx.BFGS(rtol=tol, atol=tol)
 
 
-def needs_gradient_rule(forward_adjoint: Any) -> bool:
-    """Whether a cost through this diffrax adjoint must get its JVP from its gradient.
-
-    `None` (a `lax.scan`) and `DirectAdjoint` can be linearised and transposed, so
-    optimistix differentiates them as they are (to any order, which is what
-    differentiating an analysis through `minimiser_adjoint` needs).
-    `RecursiveCheckpointAdjoint` and `BacksolveAdjoint` are custom VJPs (no
-    forward mode) and `ForwardMode` cannot be transposed: those costs go through
-    `adjoint_gradient`.
-    """
-    return forward_adjoint is not None and not isinstance(forward_adjoint, dfx.DirectAdjoint)
+def solver_options(solver: Any, forward_adjoint: Any) -> dict[str, str]:
+    """The optimistix `options` that let `solver` differentiate a window run under `forward_adjoint`."""
+    reverse_only = isinstance(forward_adjoint, (dfx.RecursiveCheckpointAdjoint, dfx.BacksolveAdjoint))
+    if isinstance(solver, optx.AbstractLeastSquaresSolver):
+        return {"jac": "bwd"} if reverse_only else {}
+    return {"autodiff_mode": "fwd"} if isinstance(forward_adjoint, dfx.ForwardMode) else {}
 
 
 def minimise_residuals(
@@ -50,46 +51,23 @@ def minimise_residuals(
     """Minimise $J(z) = \\tfrac12 \\sum_i \\lVert r_i(z)\\rVert^2$ for whitened residuals `residuals(z)`.
 
     A least-squares solver (Gauss-Newton, Levenberg-Marquardt) sees the residuals
-    themselves; a minimiser sees $J$, wrapped by `adjoint_gradient` when the
-    window's `forward_adjoint` needs it. `adjoint` is the optimistix adjoint that
+    themselves; a minimiser sees $J$. `adjoint` is the optimistix adjoint that
     differentiates the solution with respect to whatever the residuals close
-    over (background, observations, covariances).
+    over (background, observations, covariances, model parameters).
+    `throw=False`: the method reports failures itself.
     """
+    options = solver_options(solver, forward_adjoint)
     if isinstance(solver, optx.AbstractLeastSquaresSolver):
         return optx.least_squares(
-            lambda z, _: residuals(z), solver, z0, max_steps=max_steps, adjoint=adjoint, throw=False
+            lambda z, _: residuals(z), solver, z0, options=options, max_steps=max_steps, adjoint=adjoint, throw=False
         )
 
-    def cost(z):
+    def cost(z, _):
         return 0.5 * sum(jnp.sum(r**2) for r in jax.tree_util.tree_leaves(residuals(z)))
 
-    if needs_gradient_rule(forward_adjoint):
-        cost = adjoint_gradient(cost, forward_mode=isinstance(forward_adjoint, dfx.ForwardMode))
-    return optx.minimise(lambda z, _: cost(z), solver, z0, max_steps=max_steps, adjoint=adjoint, throw=False)
+    return optx.minimise(cost, solver, z0, options=options, max_steps=max_steps, adjoint=adjoint, throw=False)
 
 
 def half_squared_norms(*parts: Any) -> tuple:
     """$\\tfrac12\\lVert r\\rVert^2$ of each residual block (the cost terms of a solution)."""
-    return tuple(0.5 * jnp.sum(r**2) for r in parts)
-
-
-class VariationalAnalysisStep(eqx.Module):
-    """A variational method as an `AnalysisStep`: $H$ and $R$ come with each call.
-
-    Holds the method (`ThreeDVar`, `StrongFourDVar`, `WeakFourDVar`,
-    `IncrementalFourDVar`); each call rebuilds it with the `obs_op` and
-    `obs_err_cov` it is handed, so its constructor checks them, and every other
-    setting is kept. `forecast` is the background at the time of `obs` (of its
-    row 0 for a 4DVar window, where a single `(m,)` row is a window of one);
-    returns the analysed state at the time of the last row.
-    """
-
-    method: Any
-
-    def __call__(self, forecast: Any, obs: Any, *, obs_op: Any, obs_err_cov: Any, mask: Any = None) -> Any:
-        obs = jnp.asarray(obs)
-        if hasattr(self.method, "forward") and obs.ndim == 1:
-            obs = obs[None]
-            mask = None if mask is None else jnp.asarray(mask)[None]
-        method = dataclasses.replace(self.method, obs_op=obs_op, obs_cov=obs_err_cov)
-        return method.analyse(forecast, obs, mask)
+    return tuple(0.5 * sum(jnp.sum(leaf**2) for leaf in jax.tree_util.tree_leaves(r)) for r in parts)

@@ -15,21 +15,22 @@ the BLUE weight on the observed subset and zero elsewhere.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import check_covariance, check_obs_operator, check_shape, prepare_analysis
+from .._checks import cast_floating, check_shape, prepare_analysis
 from ..batch import Batch1D
 from ..covariance import COVARIANCE_TAGS, dense_covariance
 from ..obs.base import is_linear
 from ..protocols import ObservationOperator
+from .base import NOT_FINITE, NOT_SOLVED, AbstractAnalysisMethod, AnalysisSolution, failure_code, finish
 
-__all__ = ["OIAnalysisStep", "OptimalInterpolation"]
+__all__ = ["OptimalInterpolation"]
 
 
 def _default_solver(dtype) -> lx.AbstractLinearSolver:
@@ -37,49 +38,46 @@ def _default_solver(dtype) -> lx.AbstractLinearSolver:
     return lx.CG(rtol=tol, atol=tol)
 
 
-class OptimalInterpolation(eqx.Module):
+class OptimalInterpolation(AbstractAnalysisMethod):
     """Optimal interpolation (BLUE) for a linear observation operator.
 
     Arguments:
         obs_op: a linear `ObservationOperator` (`MaskedIdentity`, `LinearObs`, or
             any operator with class attribute `linear = True`).
-        prior_cov: $B$, a PSD-tagged lineax operator of size $n$.
+        prior_cov: $B$, a PSD-tagged lineax operator of size $n$ (it may be
+            singular: only $S$ is solved with).
         obs_cov: $R$, a PSD-tagged lineax operator of size $m$.
         solver: lineax solver for $S w = d$; conjugate gradients (`lx.CG`, with a
             tolerance set by the dtype) by default, `lx.Cholesky()` for small
             dense problems.
+        throw: raise when the solve of $S w = d$ fails (default), or return the
+            solution with `converged=False`.
 
-    Calling `analyse(background, obs, mask=None)` returns $x_a$; calling the
-    module on a `Batch1D` analyses every `(b, t)` slice independently.
+    `solve(background, obs, mask=None)` returns an `AnalysisSolution` (the cost
+    terms come from $w$ without inverting $B$ or $R$: $J_b = \\tfrac12 w^\\top
+    DHBH^\\top Dw$, $J_o = \\tfrac12 w^\\top DRDw$); calling the module on a
+    `Batch1D` analyses every `(b, t)` slice independently.
     """
 
     obs_op: ObservationOperator
     prior_cov: lx.AbstractLinearOperator
     obs_cov: lx.AbstractLinearOperator
     solver: lx.AbstractLinearSolver | None = None
+    throw: bool = eqx.field(default=True, static=True)
+    windowed: ClassVar[bool] = False
 
     def __check_init__(self):
-        who = "OptimalInterpolation"
-        check_obs_operator(who, self.obs_op)
         if not is_linear(self.obs_op):
             raise TypeError(
-                f"{who} got obs_op = {type(self.obs_op).__name__}, which is not linear "
+                f"OptimalInterpolation got obs_op = {type(self.obs_op).__name__}, which is not linear "
                 "(no class attribute `linear = True`); BLUE is exact only for a linear H. "
                 "Use vdx.ThreeDVar for a nonlinear observation operator."
             )
-        check_covariance(who, "prior_cov", self.prior_cov)
-        check_covariance(who, "obs_cov", self.obs_cov)
-
-    @property
-    def state_size(self) -> int:
-        return self.prior_cov.in_size()
-
-    @property
-    def obs_size(self) -> int:
-        return self.obs_cov.in_size()
-
-    def _prepare(self, background, obs, mask, who):
-        return prepare_analysis(who, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
+        if self.solver is not None and not isinstance(self.solver, lx.AbstractLinearSolver):
+            raise TypeError(
+                f"OptimalInterpolation got solver of type {type(self.solver).__name__}, expected None or a "
+                "lineax solver such as lx.CG(rtol, atol) or lx.Cholesky()."
+            )
 
     def _system(self, background, mask):
         """$H$, $D$ and $S = DHBH^TD + DRD + (I - D)$ as lineax operators."""
@@ -93,13 +91,13 @@ class OptimalInterpolation(eqx.Module):
         )
         return H, D, lx.TaggedLinearOperator(S, COVARIANCE_TAGS)
 
-    def analyse(
+    def solve(
         self,
-        background: Float[ArrayLike, " n"],
-        obs: Float[ArrayLike, " m"],
+        background: Real[ArrayLike, " n"],
+        obs: Real[ArrayLike, " m"],
         mask: Any = None,
-    ) -> Float[Array, " n"]:
-        """The BLUE analysis $x_a = x_b + BH^TD\\,S^{-1}D(y - Hx_b)$.
+    ) -> AnalysisSolution:
+        """The BLUE analysis $x_a = x_b + BH^TD\\,S^{-1}D(y - Hx_b)$, with diagnostics.
 
         Arguments:
             background: $x_b$, shape `(n,)`.
@@ -107,18 +105,33 @@ class OptimalInterpolation(eqx.Module):
             mask: optional `(m,)` booleans (True = observed); by default the
                 finite entries of `obs`.
         """
-        xb, y, mask = self._prepare(background, obs, mask, "OptimalInterpolation.analyse")
-        return self._analyse(xb, y, mask)
+        xb, y, mask = prepare_analysis("OptimalInterpolation", self.obs_op, self.state_size, self.obs_size, background, obs, mask)
+        return finish(self, *self._solve(xb, y, mask))
 
     @eqx.filter_jit
-    def _analyse(self, xb, y, mask):
+    def _solve(self, xb, y, mask):
+        self = cast_floating(self, xb.dtype)
         H, D, S = self._system(xb, mask)
         innovation = jnp.where(mask, y - self.obs_op(xb), 0.0)
         solver = _default_solver(xb.dtype) if self.solver is None else self.solver
-        w = lx.linear_solve(S, innovation, solver).value
-        return xb + self.prior_cov.mv(H.T.mv(D.mv(w)))
+        sol = lx.linear_solve(S, innovation, solver, throw=False)
+        w = sol.value
+        analysis = xb + self.prior_cov.mv(H.T.mv(D.mv(w)))
+        prior_cost = 0.5 * jnp.vdot(w, (D @ H @ self.prior_cov @ H.T @ D).mv(w))
+        obs_cost = 0.5 * jnp.vdot(w, (D @ self.obs_cov @ D).mv(w))
+        solved = (sol.result == lx.RESULTS.successful) & jnp.all(jnp.isfinite(w))
+        finite = jnp.all(jnp.isfinite(analysis)) & jnp.isfinite(prior_cost + obs_cost)
+        code = failure_code((~solved, NOT_SOLVED), (~finite, NOT_FINITE))
+        solution = AnalysisSolution(
+            analysis=analysis,
+            converged=code == 0,
+            num_steps=jnp.asarray(sol.stats.get("num_steps", 0)),
+            prior_cost=prior_cost,
+            obs_cost=obs_cost,
+        )
+        return solution, code
 
-    def kalman_gain(self, background: Float[ArrayLike, " n"] | None = None, mask: Any = None) -> Float[Array, "n m"]:
+    def kalman_gain(self, background: Real[ArrayLike, " n"] | None = None, mask: Any = None) -> Float[Array, "n m"]:
         """The dense gain $K = BH^TD\\,S^{-1}$ (columns of missing observations are 0).
 
         Materialises $n \\times m$ numbers: meant for small, teaching-sized problems.
@@ -127,7 +140,7 @@ class OptimalInterpolation(eqx.Module):
         return self._gain(xb, mask)
 
     def _gain_inputs(self, background, mask, who):
-        xb = jnp.zeros(self.state_size) if background is None else jnp.asarray(background)
+        xb = jnp.zeros(self.state_size, self.prior_cov.in_structure().dtype) if background is None else jnp.asarray(background)
         check_shape(who, "background", xb, (self.state_size,), "the size of prior_cov")
         mask = jnp.ones(self.obs_size, bool) if mask is None else jnp.asarray(mask, bool)
         check_shape(who, "mask", mask, (self.obs_size,))
@@ -140,7 +153,7 @@ class OptimalInterpolation(eqx.Module):
         return jnp.linalg.solve(S.as_matrix(), BHtD.T).T
 
     def analysis_covariance(
-        self, background: Float[ArrayLike, " n"] | None = None, mask: Any = None
+        self, background: Real[ArrayLike, " n"] | None = None, mask: Any = None
     ) -> lx.MatrixLinearOperator:
         """The analysis-error covariance $P_a = (I - KDH)B$, dense and PSD-tagged.
 
@@ -158,7 +171,7 @@ class OptimalInterpolation(eqx.Module):
         return 0.5 * (Pa + Pa.T)
 
     def __call__(
-        self, batch: Batch1D, background: Float[ArrayLike, "*B_T n"] | None = None
+        self, batch: Batch1D, background: Real[ArrayLike, "*B_T n"] | None = None
     ) -> Float[Array, "B T n"]:
         """Analyse every `(b, t)` slice of a `Batch1D` (observations on the model grid).
 
@@ -170,33 +183,5 @@ class OptimalInterpolation(eqx.Module):
         if not isinstance(batch, Batch1D):
             raise TypeError(f"OptimalInterpolation got {type(batch).__name__}, expected a Batch1D.")
         bg = batch.backgrounds(background, self.state_size, "OptimalInterpolation")
-        self._prepare(bg[0, 0], batch.input[0, 0], batch.mask[0, 0], "OptimalInterpolation")
-        analyse = jax.vmap(jax.vmap(self.analyse))
-        return analyse(bg, batch.input, batch.mask)
-
-    def as_analysis_step(self) -> "OIAnalysisStep":
-        """This method as an `AnalysisStep` keeping only $B$ and the solver."""
-        return OIAnalysisStep(prior_cov=self.prior_cov, solver=self.solver)
-
-
-class OIAnalysisStep(eqx.Module):
-    """`AnalysisStep` form of `OptimalInterpolation`.
-
-    Holds $B$ and the solver; $H$ and $R$ come with each call, so a cycling
-    driver can change the observing system from one cycle to the next.
-    """
-
-    prior_cov: lx.AbstractLinearOperator
-    solver: lx.AbstractLinearSolver | None = None
-
-    def __call__(
-        self,
-        forecast: Float[ArrayLike, " n"],
-        obs: Float[ArrayLike, " m"],
-        *,
-        obs_op: ObservationOperator,
-        obs_err_cov: lx.AbstractLinearOperator,
-        mask: Any = None,
-    ) -> Float[Array, " n"]:
-        oi = OptimalInterpolation(obs_op, self.prior_cov, obs_err_cov, self.solver)
-        return oi.analyse(forecast, obs, mask)
+        prepare_analysis("OptimalInterpolation", self.obs_op, self.state_size, self.obs_size, bg[0, 0], batch.input[0, 0], batch.mask[0, 0])
+        return jax.vmap(jax.vmap(self.analyse))(bg, batch.input, batch.mask)

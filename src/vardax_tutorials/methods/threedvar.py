@@ -13,21 +13,21 @@ and no $B^{-1}$ is applied at all).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import lineax as lx
 import optimistix as optx
-from jaxtyping import Array, ArrayLike, Bool, Float, Int
+from jaxtyping import Array, ArrayLike, Float, Real
 
 from .._checks import (
-    check_covariance,
-    check_int_at_least,
+    Index,
+    cast_floating,
     check_minimiser,
     check_minimiser_adjoint,
-    check_obs_operator,
+    index_at_least,
     initial_point,
     prepare_analysis,
 )
@@ -35,41 +35,29 @@ from ..batch import Batch1D
 from ..costs import masked_obs_cov, obs_residual
 from ..covariance import Whitener
 from ..protocols import ObservationOperator
-from ._common import VariationalAnalysisStep, default_minimiser, half_squared_norms, minimise_residuals
+from ._common import default_minimiser, half_squared_norms, minimise_residuals
+from .base import (
+    NOT_CONVERGED,
+    NOT_FINITE,
+    OBS_COV,
+    PRIOR_COV,
+    AbstractAnalysisMethod,
+    AnalysisSolution,
+    failure_code,
+    finish,
+)
 
-__all__ = ["ThreeDVar", "ThreeDVarSolution"]
-
-
-class ThreeDVarSolution(eqx.Module):
-    """What a 3DVar analysis returns besides the state.
-
-    Attributes:
-        analysis: $x_a$, the minimiser.
-        converged: whether the minimiser met its tolerances within `max_steps`
-            (a stationary point of $J$: with a nonlinear $H$ it may be a local
-            minimum, or even a saddle or maximum if started exactly on one).
-        num_steps: iterations taken.
-        prior_cost, obs_cost: $J_b(x_a)$ and $J_o(x_a)$.
-    """
-
-    analysis: Float[Array, " n"]
-    converged: Bool[Array, ""]
-    num_steps: Int[Array, ""]
-    prior_cost: Float[Array, ""]
-    obs_cost: Float[Array, ""]
-
-    @property
-    def cost(self) -> Float[Array, ""]:
-        return self.prior_cost + self.obs_cost
+__all__ = ["ThreeDVar"]
 
 
-class ThreeDVar(eqx.Module):
+class ThreeDVar(AbstractAnalysisMethod):
     """Three-dimensional variational assimilation for any (nonlinear) $H$.
 
     Arguments:
         obs_op: an `ObservationOperator`, linear or not.
-        prior_cov: $B$, a PSD-tagged lineax operator.
-        obs_cov: $R$, a PSD-tagged lineax operator.
+        prior_cov: $B$, a PSD-tagged, positive-definite lineax operator.
+        obs_cov: $R$, a PSD-tagged lineax operator, positive definite on the
+            observed entries.
         minimiser: an optimistix minimiser (`optx.BFGS`, `optx.NonlinearCG`, ...)
             or least-squares solver (`optx.GaussNewton`, ...); BFGS with
             dtype-dependent tolerances by default. For large states give
@@ -83,42 +71,34 @@ class ThreeDVar(eqx.Module):
         minimiser_adjoint: how the analysis is differentiated with respect to
             its inputs (background, observations, covariances): an optimistix
             adjoint, `optx.ImplicitAdjoint()` (implicit function theorem at the
-            minimum) by default, or `vdx.KStepAdjoint(k)`.
+            minimum) by default, or `vdx.KStepAdjoint(k)` (with a fixed-step
+            minimiser such as `optx.GaussNewton`).
+        throw: raise when the minimiser does not converge or the cost is not
+            finite (default), or return the solution with `converged=False`.
     """
 
     obs_op: ObservationOperator
     prior_cov: lx.AbstractLinearOperator
     obs_cov: lx.AbstractLinearOperator
     minimiser: optx.AbstractMinimiser | optx.AbstractLeastSquaresSolver | None = None
-    max_steps: int = eqx.field(default=256, static=True)
+    max_steps: Index = eqx.field(default=256, static=True, converter=lambda k: index_at_least("ThreeDVar", "max_steps", k, 1))
     cvt: bool = eqx.field(default=False, static=True)
     minimiser_adjoint: optx.AbstractAdjoint = optx.ImplicitAdjoint()
+    throw: bool = eqx.field(default=True, static=True)
+    windowed: ClassVar[bool] = False
 
     def __check_init__(self):
-        who = "ThreeDVar"
-        check_obs_operator(who, self.obs_op)
-        check_covariance(who, "prior_cov", self.prior_cov)
-        check_covariance(who, "obs_cov", self.obs_cov)
-        check_minimiser(who, self.minimiser)
-        check_int_at_least(who, "max_steps", self.max_steps, 1)
-        check_minimiser_adjoint(who, self.minimiser_adjoint)
-
-    @property
-    def state_size(self) -> int:
-        return self.prior_cov.in_size()
-
-    @property
-    def obs_size(self) -> int:
-        return self.obs_cov.in_size()
+        check_minimiser("ThreeDVar", self.minimiser)
+        check_minimiser_adjoint("ThreeDVar", self.minimiser_adjoint, self.minimiser)
 
     def solve(
         self,
-        background: Float[ArrayLike, " n"],
-        obs: Float[ArrayLike, " m"],
+        background: Real[ArrayLike, " n"],
+        obs: Real[ArrayLike, " m"],
         mask: Any = None,
         *,
-        init: Float[ArrayLike, " n"] | None = None,
-    ) -> ThreeDVarSolution:
+        init: Real[ArrayLike, " n"] | None = None,
+    ) -> AnalysisSolution:
         """Minimise $J$ and report convergence, iterations and the two cost terms.
 
         Arguments:
@@ -130,20 +110,17 @@ class ThreeDVar(eqx.Module):
         who = "ThreeDVar"
         xb, y, mask = prepare_analysis(who, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
         x0 = initial_point(who, xb, init)
-        return self._solve(xb, y, mask, x0)
-
-    def analyse(self, background: Float[ArrayLike, " n"], obs: Float[ArrayLike, " m"], mask: Any = None) -> Float[Array, " n"]:
-        """The analysis $x_a = \\arg\\min J$ (see `solve` for diagnostics)."""
-        return self.solve(background, obs, mask).analysis
+        return finish(self, *self._solve(xb, y, mask, x0))
 
     @eqx.filter_jit
-    def _solve(self, xb, y, mask, x0) -> ThreeDVarSolution:
-        prior_sqrt = Whitener.of(self.prior_cov).factor
-        w_b = Whitener(prior_sqrt)
-        w_r = Whitener.of(masked_obs_cov(self.obs_cov, mask))
+    def _solve(self, xb, y, mask, x0):
+        self = cast_floating(self, xb.dtype)
+        w_b = Whitener.of(self.prior_cov)
+        obs_cov = masked_obs_cov(self.obs_cov, mask)
+        w_r = Whitener.of(obs_cov)
 
         def to_state(z):
-            return xb + prior_sqrt.mv(z) if self.cvt else z
+            return xb + w_b.factor.mv(z) if self.cvt else z
 
         def residuals(z):
             x = to_state(z)
@@ -154,23 +131,26 @@ class ThreeDVar(eqx.Module):
         solver = default_minimiser(xb.dtype, 1e-10, 1e-6) if self.minimiser is None else self.minimiser
         sol = minimise_residuals(residuals, solver, z0, max_steps=self.max_steps, adjoint=self.minimiser_adjoint)
         prior_cost, obs_cost = half_squared_norms(*residuals(sol.value))
-        return ThreeDVarSolution(
-            analysis=to_state(sol.value),
-            converged=sol.result == optx.RESULTS.successful,
+        analysis = to_state(sol.value)
+        code = failure_code(
+            (~w_b.whitens(self.prior_cov), PRIOR_COV),
+            (~w_r.whitens(obs_cov), OBS_COV),
+            (~(jnp.isfinite(prior_cost + obs_cost) & jnp.all(jnp.isfinite(analysis))), NOT_FINITE),
+            (sol.result != optx.RESULTS.successful, NOT_CONVERGED),
+        )
+        solution = AnalysisSolution(
+            analysis=analysis,
+            converged=code == 0,
             num_steps=jnp.asarray(sol.stats["num_steps"]),
             prior_cost=prior_cost,
             obs_cost=obs_cost,
         )
+        return solution, code
 
-    def __call__(self, batch: Batch1D, background: Float[ArrayLike, "*B_T n"] | None = None) -> Float[Array, "B T n"]:
+    def __call__(self, batch: Batch1D, background: Real[ArrayLike, "*B_T n"] | None = None) -> Float[Array, "B T n"]:
         """Analyse every `(b, t)` slice of a `Batch1D`; `background` as in `OptimalInterpolation`."""
         if not isinstance(batch, Batch1D):
             raise TypeError(f"ThreeDVar got {type(batch).__name__}, expected a Batch1D.")
         bg = batch.backgrounds(background, self.state_size, "ThreeDVar")
         prepare_analysis("ThreeDVar", self.obs_op, self.state_size, self.obs_size, bg[0, 0], batch.input[0, 0], batch.mask[0, 0])
-        solve = jax.vmap(jax.vmap(lambda b, y, m: self._solve(b, y, m, b).analysis))
-        return solve(bg, batch.input, batch.mask)
-
-    def as_analysis_step(self) -> VariationalAnalysisStep:
-        """This method as an `AnalysisStep` that keeps every setting but $H$ and $R$."""
-        return VariationalAnalysisStep(self)
+        return jax.vmap(jax.vmap(self.analyse))(bg, batch.input, batch.mask)

@@ -18,8 +18,9 @@ from typing import Any
 import diffrax as dfx
 import equinox as eqx
 import jax.numpy as jnp
-from jaxtyping import Array, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
+from .._checks import Index, finite_parameter, index_at_least, positive_parameter
 from .base import AbstractODEModel
 
 __all__ = ["AdvectionDiffusion"]
@@ -30,7 +31,7 @@ class AdvectionDiffusion(AbstractODEModel):
 
     Arguments:
         n: number of grid points.
-        length: domain length $L$.
+        length: domain length $L > 0$.
         velocity: advection speed $u$.
         kappa: diffusivity $\\kappa \\ge 0$.
         dt: time between two states.
@@ -38,27 +39,23 @@ class AdvectionDiffusion(AbstractODEModel):
         n_substeps: fixed solver steps per `step` (explicit solvers need
             $\\kappa k_{max}^2 dt / n$ and $u k_{max} dt / n$ of order 1 or less).
         adjoint: the diffrax adjoint used when differentiating a step.
+
+    `length`, `velocity`, `kappa` and `dt` are arrays: differentiable, and a new
+    value does not recompile.
     """
 
-    n: int = eqx.field(default=64, static=True)
-    length: float = 2 * math.pi
-    velocity: float = 1.0
-    kappa: float = 0.05
-    dt: float = 0.1
+    n: Index = eqx.field(default=64, static=True, converter=lambda n: index_at_least("AdvectionDiffusion", "n", n, 4))
+    length: Float[Array, ""] = eqx.field(default=2 * math.pi, converter=positive_parameter("AdvectionDiffusion", "length"))
+    velocity: Float[Array, ""] = eqx.field(default=1.0, converter=finite_parameter("AdvectionDiffusion", "velocity"))
+    kappa: Float[Array, ""] = eqx.field(
+        default=0.05, converter=positive_parameter("AdvectionDiffusion", "kappa", allow_zero=True)
+    )
+    dt: Float[Array, ""] = eqx.field(default=0.1, converter=positive_parameter("AdvectionDiffusion", "dt"))
     solver: dfx.AbstractSolver = dfx.Tsit5()
-    n_substeps: int = eqx.field(default=10, static=True)
+    n_substeps: Index = eqx.field(
+        default=10, static=True, converter=lambda k: index_at_least("AdvectionDiffusion", "n_substeps", k, 1)
+    )
     adjoint: dfx.AbstractAdjoint = dfx.DirectAdjoint()
-
-    def __check_init__(self):
-        if not isinstance(self.n, int) or self.n < 4:
-            raise ValueError(f"AdvectionDiffusion got n={self.n!r}, expected an integer >= 4.")
-        for name, value in (("length", self.length), ("dt", self.dt)):
-            if not (math.isfinite(float(value)) and float(value) > 0):
-                raise ValueError(f"AdvectionDiffusion got {name}={value!r}, expected a finite value > 0.")
-        if isinstance(self.n_substeps, bool) or not isinstance(self.n_substeps, int) or self.n_substeps < 1:
-            raise ValueError(f"AdvectionDiffusion got n_substeps={self.n_substeps!r}, expected an integer >= 1.")
-        if not float(self.kappa) >= 0:
-            raise ValueError(f"AdvectionDiffusion got kappa={self.kappa!r}, expected a value >= 0.")
 
     @property
     def state_size(self) -> int:
@@ -70,22 +67,21 @@ class AdvectionDiffusion(AbstractODEModel):
         return jnp.arange(self.n) * (self.length / self.n)
 
     @property
-    def wavenumbers(self) -> Float[Array, " n//2+1"]:
-        """Angular wavenumbers $k$ of the real FFT."""
-        return 2 * jnp.pi * jnp.fft.rfftfreq(self.n, d=self.length / self.n)
+    def wavenumbers(self) -> Float[Array, " k"]:
+        """Angular wavenumbers $k$ of the real FFT, $2\\pi j / L$."""
+        return (2 * jnp.pi / self.length) * jnp.arange(self.n // 2 + 1)
 
     def tendency(self, state: Float[Array, " n"]) -> Float[Array, " n"]:
         k = self.wavenumbers
         c_hat = jnp.fft.rfft(state)
         return jnp.fft.irfft((-1j * self.velocity * k - self.kappa * k**2) * c_hat, n=self.n).astype(state.dtype)
 
-    def step(self, state: Float[Array, " n"], dt: Any = None) -> Float[Array, " n"]:
-        """Integrate over one interval of length `dt` (default `self.dt`) with diffrax."""
-        dt = self.dt if dt is None else dt
+    def advance(self, state: Float[Array, " n"], dt: Any) -> Float[Array, " n"]:
+        """Integrate over one interval of length `dt` with diffrax (`n_substeps` fixed steps)."""
         sol = dfx.diffeqsolve(
             dfx.ODETerm(self.vector_field),
             self.solver,
-            t0=0.0,
+            t0=jnp.zeros_like(dt),
             t1=dt,
             dt0=dt / self.n_substeps,
             y0=state,
@@ -96,11 +92,11 @@ class AdvectionDiffusion(AbstractODEModel):
         )
         return sol.ys[-1]
 
-    def diffrax_integrator(self) -> tuple[dfx.AbstractSolver, float]:
-        """`(solver, dt0)` with which `diffrax.diffeqsolve` reproduces `step`."""
-        return self.solver, self.dt / self.n_substeps
+    def diffrax_integrator(self) -> tuple[dfx.AbstractSolver, int]:
+        """`(solver, substeps)`: `diffrax.diffeqsolve` with `solver` and a constant step `dt / substeps` reproduces `step`."""
+        return self.solver, self.n_substeps
 
-    def exact_solution(self, state: Float[Array, " n"], t: float) -> Float[Array, " n"]:
+    def exact_solution(self, state: Float[Array, " n"], t: Real[ArrayLike, ""]) -> Float[Array, " n"]:
         """The exact evolution of the discretised system over time `t`, mode by mode."""
         k = self.wavenumbers
         c_hat = jnp.fft.rfft(state) * jnp.exp((-1j * self.velocity * k - self.kappa * k**2) * t)

@@ -10,7 +10,8 @@ exactly, which is what lets 4DVar switch between a plain checkpointed scan and
 
 from __future__ import annotations
 
-from typing import Any, Callable, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
 import diffrax as dfx
 import numpy as np
@@ -38,11 +39,11 @@ class ClassicalRK4(dfx.AbstractERK):
         return 4
 
 
-def diffrax_integrator(model: Any) -> tuple[dfx.AbstractSolver, float]:
-    """`(solver, dt0)` with which `diffrax.diffeqsolve` reproduces `model.step`.
+def diffrax_integrator(model: Any) -> tuple[dfx.AbstractSolver, int]:
+    """`(solver, substeps)`: `diffrax.diffeqsolve` with `solver` and a constant step `model.dt / substeps` reproduces `model.step`.
 
     A model can define `diffrax_integrator()` itself; RK4 models get
-    `(ClassicalRK4(), model.dt)`.
+    `(ClassicalRK4(), 1)`.
     """
     custom = getattr(model, "diffrax_integrator", None)
     if callable(custom):
@@ -50,9 +51,9 @@ def diffrax_integrator(model: Any) -> tuple[dfx.AbstractSolver, float]:
     from .base import AbstractRK4Model
 
     if isinstance(model, AbstractRK4Model):
-        return ClassicalRK4(), model.dt
+        return ClassicalRK4(), 1
     raise TypeError(
         f"{type(model).__name__} has no diffrax integrator: give it vector_field(t, y, args) "
-        "and diffrax_integrator() -> (solver, dt0), or use forward_adjoint=None (a "
+        "and diffrax_integrator() -> (solver, substeps), or use forward_adjoint=None (a "
         "checkpointed scan of model.step)."
     )

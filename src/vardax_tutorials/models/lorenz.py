@@ -9,20 +9,22 @@ classic test of unresolved scales (Wilks 2005).
 
 from __future__ import annotations
 
-import math
-
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, Float
 
+from .._checks import Index, finite_parameter, index_at_least, positive_parameter
 from .base import AbstractRK4Model
 
 __all__ = ["Lorenz63", "Lorenz96", "Lorenz96TwoLevel"]
 
 
-def _check_positive(who: str, name: str, value: float) -> None:
-    if not (math.isfinite(float(value)) and float(value) > 0):
-        raise ValueError(f"{who} got {name}={value!r}, expected a finite value > 0.")
+def _finite(who: str, name: str, default: float):
+    return eqx.field(default=default, converter=finite_parameter(who, name))
+
+
+def _positive(who: str, name: str, default: float):
+    return eqx.field(default=default, converter=positive_parameter(who, name))
 
 
 class Lorenz63(AbstractRK4Model):
@@ -31,15 +33,15 @@ class Lorenz63(AbstractRK4Model):
     Arguments:
         sigma, rho, beta: the classical parameters (10, 28, 8/3 give chaos).
         dt: the RK4 step length (0.01 model time units by default).
+
+    The parameters are stored as arrays (differentiable; a new value does not
+    recompile), checked finite (and `dt > 0`) eagerly or with `eqx.error_if`.
     """
 
-    sigma: float = 10.0
-    rho: float = 28.0
-    beta: float = 8.0 / 3.0
-    dt: float = 0.01
-
-    def __check_init__(self):
-        _check_positive("Lorenz63", "dt", self.dt)
+    sigma: Float[Array, ""] = _finite("Lorenz63", "sigma", 10.0)
+    rho: Float[Array, ""] = _finite("Lorenz63", "rho", 28.0)
+    beta: Float[Array, ""] = _finite("Lorenz63", "beta", 8.0 / 3.0)
+    dt: Float[Array, ""] = _positive("Lorenz63", "dt", 0.01)
 
     @property
     def state_size(self) -> int:
@@ -53,8 +55,13 @@ class Lorenz63(AbstractRK4Model):
 
     def fixed_points(self) -> Float[Array, "3 3"]:
         """The three equilibria: the origin and $(\\pm c, \\pm c, \\rho-1)$, $c=\\sqrt{\\beta(\\rho-1)}$."""
-        c = math.sqrt(self.beta * (self.rho - 1.0)) if self.rho > 1 else 0.0
-        return jnp.array([[0.0, 0.0, 0.0], [c, c, self.rho - 1.0], [-c, -c, self.rho - 1.0]])
+        c = jnp.sqrt(jnp.maximum(self.beta * (self.rho - 1.0), 0.0))
+        zero = jnp.zeros_like(c)
+        return jnp.stack([
+            jnp.stack([zero, zero, zero]),
+            jnp.stack([c, c, self.rho - 1.0]),
+            jnp.stack([-c, -c, self.rho - 1.0]),
+        ])
 
 
 class Lorenz96(AbstractRK4Model):
@@ -64,16 +71,13 @@ class Lorenz96(AbstractRK4Model):
         n: number of variables (at least 4).
         F: the forcing (8 gives chaos with about 13 positive Lyapunov exponents for n=40).
         dt: the RK4 step length (0.05 time units, about 6 hours of weather).
+
+    `F` and `dt` are arrays (differentiable, no recompilation for a new value).
     """
 
-    n: int = eqx.field(default=40, static=True)
-    F: float = 8.0
-    dt: float = 0.05
-
-    def __check_init__(self):
-        if not isinstance(self.n, int) or self.n < 4:
-            raise ValueError(f"Lorenz96 got n={self.n!r}, expected an integer >= 4.")
-        _check_positive("Lorenz96", "dt", self.dt)
+    n: Index = eqx.field(default=40, static=True, converter=lambda n: index_at_least("Lorenz96", "n", n, 4))
+    F: Float[Array, ""] = _finite("Lorenz96", "F", 8.0)
+    dt: Float[Array, ""] = _positive("Lorenz96", "dt", 0.05)
 
     @property
     def state_size(self) -> int:
@@ -100,19 +104,13 @@ class Lorenz96TwoLevel(AbstractRK4Model):
         dt: RK4 step (the fast scale needs a small one; 0.005 is stable).
     """
 
-    K: int = eqx.field(default=8, static=True)
-    J: int = eqx.field(default=32, static=True)
-    F: float = 20.0
-    h: float = 1.0
-    b: float = 10.0
-    c: float = 10.0
-    dt: float = 0.005
-
-    def __check_init__(self):
-        for name, value in (("K", self.K), ("J", self.J)):
-            if not isinstance(value, int) or value < 4:
-                raise ValueError(f"Lorenz96TwoLevel got {name}={value!r}, expected an integer >= 4.")
-        _check_positive("Lorenz96TwoLevel", "dt", self.dt)
+    K: Index = eqx.field(default=8, static=True, converter=lambda k: index_at_least("Lorenz96TwoLevel", "K", k, 4))
+    J: Index = eqx.field(default=32, static=True, converter=lambda j: index_at_least("Lorenz96TwoLevel", "J", j, 4))
+    F: Float[Array, ""] = _finite("Lorenz96TwoLevel", "F", 20.0)
+    h: Float[Array, ""] = _finite("Lorenz96TwoLevel", "h", 1.0)
+    b: Float[Array, ""] = _positive("Lorenz96TwoLevel", "b", 10.0)
+    c: Float[Array, ""] = _finite("Lorenz96TwoLevel", "c", 10.0)
+    dt: Float[Array, ""] = _positive("Lorenz96TwoLevel", "dt", 0.005)
 
     @property
     def state_size(self) -> int:

@@ -1,4 +1,4 @@
-"""Run a forward model for many steps as one `lax.scan`."""
+"""Run a forward model for many steps as one `lax.scan`, or over an assimilation window."""
 
 from __future__ import annotations
 
@@ -7,47 +7,48 @@ from typing import Any
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import check_shape
-from ..protocols import ForwardModel
+from .._checks import Index, cast_floating, check_forward, check_state, index_at_least, positive_parameter
+from .base import stepper
 
 __all__ = ["rollout", "window"]
 
 
+def _prepare(who: str, model: Any, x0: Any) -> tuple[Any, jax.Array]:
+    """Check the model and `x0`; cast the model's floating arrays to `x0`'s dtype (the output's)."""
+    check_forward(who, model)
+    x0 = check_state(who, "x0", model, x0)
+    return cast_floating(model, x0.dtype), x0
+
+
 def rollout(
-    model: ForwardModel, x0: Float[ArrayLike, " n"], n_steps: int, dt: Any = None
+    model: Any, x0: Real[ArrayLike, " n"], n_steps: Index, dt: Real[ArrayLike, ""] | None = None
 ) -> Float[Array, "n_steps n"]:
     """Trajectory $x_1, \\dots, x_{n}$ with $x_{k+1} = M(x_k)$, compiled as a `lax.scan`.
 
     Arguments:
         model: any `ForwardModel`.
-        x0: the initial state, shape `model.state_signature.shape`.
-        n_steps: number of steps, at least 1.
-        dt: step length; `model.dt` by default.
+        x0: the initial state, shape `model.state_signature.shape`, finite.
+        n_steps: number of steps, an integer (Python or NumPy) of at least 1.
+        dt: step length, > 0; `model.dt` by default.
 
     Returns:
-        An `(n_steps, n)` array whose row `k` is the state after `k + 1` steps
-        (`x0` itself is not included).
+        An `(n_steps, n)` array in the dtype of `x0`, whose row `k` is the state
+        after `k + 1` steps (`x0` itself is not included).
     """
-    if not isinstance(model, ForwardModel):
-        raise TypeError(
-            f"rollout got model of type {type(model).__name__}, expected a ForwardModel "
-            "(with step(state, dt), dt and state_signature)."
-        )
-    if isinstance(n_steps, bool) or not isinstance(n_steps, int) or n_steps < 1:
-        raise ValueError(f"rollout got n_steps={n_steps!r}, expected an integer >= 1.")
-    x0 = jnp.asarray(x0)
-    check_shape("rollout", "x0", x0, model.state_signature.shape, "one model state")
-    if not jnp.issubdtype(x0.dtype, jnp.floating):
-        x0 = x0.astype(model.state_signature.dtype)
-    return _rollout(model, x0, n_steps, model.dt if dt is None else dt)
+    n_steps = index_at_least("rollout", "n_steps", n_steps, 1)
+    model, x0 = _prepare("rollout", model, x0)
+    dt = model.dt if dt is None else positive_parameter("rollout", "dt")(dt)
+    return _rollout(model, x0, n_steps, dt)
 
 
 @eqx.filter_jit
 def _rollout(model, x0, n_steps, dt):
+    step = stepper(model)
+
     def body(x, _):
-        x = model.step(x, dt)
+        x = step(x, dt)
         return x, x
 
     _, traj = jax.lax.scan(body, x0, None, length=n_steps)
@@ -55,19 +56,40 @@ def _rollout(model, x0, n_steps, dt):
 
 
 def window(
-    model: ForwardModel, x0: Float[Array, " n"], n_times: int, adjoint: Any = None
+    model: Any, x0: Real[ArrayLike, " n"], n_times: Index, adjoint: Any = None
 ) -> Float[Array, "n_times n"]:
     """The states $x_0, M(x_0), \\dots, M^{T-1}(x_0)$ of an assimilation window (row 0 is `x0`).
 
-    How it is differentiated is chosen by `adjoint`:
-    - `None`: a `lax.scan` of `model.step`, differentiated by JAX directly
-      (reverse mode stores each step's intermediate stages, the fastest option;
-      forward mode works too);
-    - a diffrax adjoint (`diffrax.RecursiveCheckpointAdjoint()`,
-      `diffrax.BacksolveAdjoint()`, `diffrax.DirectAdjoint()`,
-      `diffrax.ForwardMode()`): `diffrax.diffeqsolve` of `model.vector_field`
-      with the model's `diffrax_integrator()`, saving at the window's times.
+    Arguments:
+        model: any `ForwardModel` (for a diffrax `adjoint`, one with
+            `vector_field` and a diffrax integrator, as the library's models).
+        x0: the state at the window's first time.
+        n_times: number of times $T \\ge 1$ (an integer, Python or NumPy).
+        adjoint: how the window is differentiated:
+            - `None`: a `lax.scan` of the model's step, differentiated by JAX
+              directly (reverse mode stores each step's intermediate stages,
+              the fastest option; forward mode works too);
+            - a diffrax adjoint (`diffrax.RecursiveCheckpointAdjoint()`,
+              `diffrax.BacksolveAdjoint()`, `diffrax.DirectAdjoint()`,
+              `diffrax.ForwardMode()`): `diffrax.diffeqsolve` of
+              `model.vector_field` with the model's `diffrax_integrator()`,
+              saving at the window's times.
     """
+    n_times = index_at_least("window", "n_times", n_times, 1)
+    if adjoint is not None:
+        import diffrax as dfx
+
+        if not isinstance(adjoint, dfx.AbstractAdjoint):
+            raise TypeError(
+                f"window got adjoint of type {type(adjoint).__name__}, expected None or a diffrax adjoint "
+                "(e.g. diffrax.RecursiveCheckpointAdjoint())."
+            )
+    model, x0 = _prepare("window", model, x0)
+    return trajectory(model, x0, n_times, adjoint)
+
+
+def trajectory(model: Any, x0: jax.Array, n_times: int, adjoint: Any = None) -> jax.Array:
+    """`window` without the checks, for the methods (which check their inputs once)."""
     if n_times == 1:
         return x0[None]
     if adjoint is None:
@@ -76,9 +98,7 @@ def window(
 
     from .integrators import diffrax_integrator
 
-    solver, dt0 = diffrax_integrator(model)
-    substeps = max(1, int(round(model.dt / dt0)))
-    dt = model.dt
+    solver, substeps = diffrax_integrator(model)
 
     # Integrate in units of model steps, s = t / dt, so that the observation
     # times are the integers 0..T-1 and every step ends exactly on one. In
@@ -86,8 +106,11 @@ def window(
     # save times fall a hair away from the step ends; BacksolveAdjoint then
     # takes uneven extra steps between save points and its gradient is wrong
     # well beyond the continuous-adjoint error.
-    def vector_field(s, y, args):
-        return dt * model.vector_field(s * dt, y, args)
+    # The model travels as diffrax's `args`, not in a closure: BacksolveAdjoint
+    # cannot differentiate (or even trace) arrays a vector field closes over, and
+    # the model's parameters are arrays.
+    def vector_field(s, y, model):
+        return model.dt * model.vector_field(s * model.dt, y, None)
 
     # t0 and t1 are taken from the array of save times: given as Python floats,
     # RecursiveCheckpointAdjoint's gradient drifted from DirectAdjoint's (diffrax 0.7).
@@ -97,8 +120,9 @@ def window(
         solver,
         t0=ts[0],
         t1=ts[-1],
-        dt0=1.0 / substeps,
+        dt0=jnp.asarray(1.0 / substeps, x0.dtype),
         y0=x0,
+        args=model,
         saveat=dfx.SaveAt(ts=ts),
         stepsize_controller=dfx.ConstantStepSize(),
         adjoint=adjoint,

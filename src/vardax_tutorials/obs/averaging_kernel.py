@@ -22,10 +22,9 @@ from typing import Any, ClassVar
 
 import jax.numpy as jnp
 import lineax as lx
-import numpy as np
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import check_shape, is_concrete
+from .._checks import as_float_array, check_finite, check_shape, check_values, first_index
 from .base import AbstractObservationOperator, apply_mask
 
 __all__ = ["AveragingKernel"]
@@ -45,26 +44,25 @@ class AveragingKernel(AbstractObservationOperator):
     h: Float[Array, " n"]
     linear: ClassVar[bool] = True  # affine: the BLUE and Gauss-Newton are exact
 
-    def __init__(self, A: Any, x_a: Float[ArrayLike, " n"], h: Float[ArrayLike, " n"]):
+    def __init__(self, A: Any, x_a: Real[ArrayLike, " n"], h: Real[ArrayLike, " n"]):
         who = "AveragingKernel"
         if not isinstance(A, lx.AbstractLinearOperator):
-            A = jnp.asarray(A)
+            A = as_float_array(A)
             if A.ndim != 2:
                 raise ValueError(f"{who} got A of shape {A.shape}, expected an (m, n) matrix.")
-            if not jnp.issubdtype(A.dtype, jnp.floating):
-                A = A.astype(jnp.zeros(()).dtype)
-            A = lx.MatrixLinearOperator(A)
+            A = lx.MatrixLinearOperator(check_finite(who, "A", A))
         n = A.in_size()
-        x_a, h = jnp.asarray(x_a), jnp.asarray(h)
+        x_a, h = as_float_array(x_a), as_float_array(h)
         check_shape(who, "x_a", x_a, (n,), "one entry per column of A")
         check_shape(who, "h", h, (n,), "one entry per column of A")
-        if is_concrete(h):
-            h_np = np.asarray(h)
-            if not np.all((h_np >= 0) & (h_np <= 1)):
-                raise ValueError(f"{who} got h outside [0, 1] (min {h_np.min():.3g}, max {h_np.max():.3g}).")
         self.A = A
-        self.x_a = x_a.astype(jnp.result_type(x_a, jnp.zeros(()).dtype))
-        self.h = h.astype(self.x_a.dtype)
+        self.x_a = check_finite(who, "x_a", x_a)
+        self.h = check_values(
+            h.astype(x_a.dtype),
+            ~((h >= 0) & (h <= 1)),
+            f"{who} got h outside [0, 1] (or not finite); expected a sensitivity in [0, 1] per level.",
+            detail=first_index,
+        )
 
     @property
     def shape(self) -> tuple[int, int]:

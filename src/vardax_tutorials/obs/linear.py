@@ -6,9 +6,9 @@ from typing import Any, ClassVar
 
 import jax.numpy as jnp
 import lineax as lx
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import check_shape
+from .._checks import as_float_array, check_finite, check_shape
 from .base import AbstractObservationOperator, apply_mask
 
 __all__ = ["LinearObs"]
@@ -26,16 +26,14 @@ class LinearObs(AbstractObservationOperator):
     operator: lx.AbstractLinearOperator
     linear: ClassVar[bool] = True
 
-    def __init__(self, H: Float[ArrayLike, "m n"] | lx.AbstractLinearOperator):
+    def __init__(self, H: Real[ArrayLike, "m n"] | lx.AbstractLinearOperator):
         if isinstance(H, lx.AbstractLinearOperator):
             self.operator = H
             return
-        H = jnp.asarray(H)
+        H = as_float_array(H)
         if H.ndim != 2:
             raise ValueError(f"LinearObs got H of shape {H.shape}, expected an (m, n) matrix.")
-        if not jnp.issubdtype(H.dtype, jnp.floating):
-            H = H.astype(jnp.zeros(()).dtype)
-        self.operator = lx.MatrixLinearOperator(H)
+        self.operator = lx.MatrixLinearOperator(check_finite("LinearObs", "H", H))
 
     @property
     def shape(self) -> tuple[int, int]:

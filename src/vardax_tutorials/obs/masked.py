@@ -19,7 +19,8 @@ class MaskedIdentity(AbstractObservationOperator):
 
     The most common operator of gridded DA: observations live on the model
     grid and `mask` says which grid points were seen. The Jacobian is the
-    identity, or $\\mathrm{diag}(m)$ when a mask is given to `linearize`.
+    identity (as a diagonal of ones), or $\\mathrm{diag}(m)$ when a mask is
+    given to `linearize`.
     """
 
     linear: ClassVar[bool] = True
@@ -29,6 +30,7 @@ class MaskedIdentity(AbstractObservationOperator):
 
     def linearize(self, state: Float[Array, " n"], mask: Any = None) -> lx.AbstractLinearOperator:
         state = jnp.asarray(state)
-        if mask is None:
-            return lx.IdentityLinearOperator(jax.ShapeDtypeStruct(state.shape, state.dtype))
+        # A diagonal of ones rather than lx.IdentityLinearOperator: lineax 0.1 gives
+        # the identity's diagonal in the default float dtype, which turns a float32
+        # solve into float64 under x64 (and then fails).
         return lx.DiagonalLinearOperator(apply_mask(jnp.ones_like(state), mask))

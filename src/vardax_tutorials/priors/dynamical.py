@@ -12,8 +12,10 @@ from __future__ import annotations
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-from jaxtyping import Array, ArrayLike, Float
+from jaxtyping import Array, ArrayLike, Float, Real
 
+from .._checks import Index, check_forward, finite_parameter, index_at_least
+from ..models.base import stepper
 from ..protocols import ForwardModel
 
 __all__ = ["DynamicalPrior"]
@@ -25,7 +27,7 @@ class DynamicalPrior(eqx.Module):
     Arguments:
         forward: the `ForwardModel` $M$.
         n_steps: applications $n$ of the forward between two rows of a window.
-        weight: $\\lambda$ in the cost.
+        weight: $\\lambda$ in the cost (an array: differentiable).
         stop_gradient: the "gradient flow" of the cost. False (default) gives the
             true gradient $(I - \\varphi'(x))^\\top(x - \\varphi(x))$, which runs
             the adjoint of $M$; True treats $\\varphi(x)$ as a fixed target, so the
@@ -34,39 +36,42 @@ class DynamicalPrior(eqx.Module):
     """
 
     forward: ForwardModel
-    n_steps: int = eqx.field(default=1, static=True)
-    weight: float = 1.0
+    n_steps: Index = eqx.field(default=1, static=True, converter=lambda k: index_at_least("DynamicalPrior", "n_steps", k, 1))
+    weight: Float[Array, ""] = eqx.field(default=1.0, converter=finite_parameter("DynamicalPrior", "weight"))
     stop_gradient: bool = eqx.field(default=False, static=True)
 
     def __check_init__(self):
-        if not isinstance(self.forward, ForwardModel):
-            raise TypeError(
-                f"DynamicalPrior got forward of type {type(self.forward).__name__}, expected a ForwardModel."
-            )
-        if isinstance(self.n_steps, bool) or not isinstance(self.n_steps, int) or self.n_steps < 1:
-            raise ValueError(f"DynamicalPrior got n_steps={self.n_steps!r}, expected an integer >= 1.")
+        check_forward("DynamicalPrior", self.forward)
 
-    def propagate(self, state: Float[ArrayLike, " n"]) -> Float[Array, " n"]:
+    def propagate(self, state: Real[ArrayLike, " n"]) -> Float[Array, " n"]:
         """$M^n(x)$ for one state."""
-        def body(x, _):
-            return self.forward.step(x, self.forward.dt), None
+        return _propagate(self, jnp.asarray(state))
 
-        return jax.lax.scan(body, jnp.asarray(state), None, length=self.n_steps)[0]
-
-    def __call__(self, x: Float[ArrayLike, "*T n"]) -> Float[Array, "*T n"]:
+    def __call__(self, x: Real[ArrayLike, "*T n"]) -> Float[Array, "*T n"]:
         """$\\varphi(x)$ for one state `(n,)` or a window `(T, n)`."""
         x = jnp.asarray(x)
         n = self.forward.state_signature.shape[0]
         if x.ndim not in (1, 2) or x.shape[-1] != n:
             raise ValueError(f"DynamicalPrior got x of shape {x.shape}, expected ({n},) or (T, {n}).")
-        if x.ndim == 1:
-            return self.propagate(x)
-        return jnp.concatenate([x[:1], jax.vmap(self.propagate)(x[:-1])])
+        return _apply(self, x)
 
-    def cost(self, x: Float[ArrayLike, "*T n"]) -> Float[Array, ""]:
+    def cost(self, x: Real[ArrayLike, "*T n"]) -> Float[Array, ""]:
         """$J_p(x) = \\tfrac{\\lambda}{2}\\lVert x - \\varphi(x)\\rVert^2$."""
         x = jnp.asarray(x)
         target = self(x)
         if self.stop_gradient:
             target = jax.lax.stop_gradient(target)
         return 0.5 * self.weight * jnp.sum((x - target) ** 2)
+
+
+@eqx.filter_jit
+def _propagate(prior: DynamicalPrior, state: jax.Array) -> jax.Array:
+    step = stepper(prior.forward)
+    return jax.lax.scan(lambda x, _: (step(x, prior.forward.dt), None), state, None, length=prior.n_steps)[0]
+
+
+@eqx.filter_jit
+def _apply(prior: DynamicalPrior, x: jax.Array) -> jax.Array:
+    if x.ndim == 1:
+        return _propagate(prior, x)
+    return jnp.concatenate([x[:1], jax.vmap(lambda s: _propagate(prior, s))(x[:-1])])
