@@ -45,9 +45,9 @@ the `*-indefinite-B` and `*-singular-B` cases).
 | masked-identity-mask-shape | ValueError | ejv |
 | averaging-kernel-h-above-1 | ValueError | ejv |
 | averaging-kernel-h-nan | ValueError | ejv |
-| averaging-kernel-x_a-nan | ValueError | ejv |
+| averaging-kernel-prior_profile-nan | ValueError | ejv |
 | averaging-kernel-A-nan | ValueError | ejv |
-| averaging-kernel-x_a-shape | ValueError | ejv |
+| averaging-kernel-prior_profile-shape | ValueError | ejv |
 | instrument-empty-name | ValueError | ejv |
 | instrument-duplicate-name | ValueError | ejv |
 | fusion-unknown-mask | ValueError | ejv |
@@ -284,12 +284,12 @@ CASES = [
          ValueError, r"h outside \[0, 1\]"),
     Case("averaging-kernel-h-nan", lambda h: vdx.AveragingKernel(jnp.eye(3), I3, h), (NAN3,),
          ValueError, r"h outside \[0, 1\] \(or not finite\)"),
-    Case("averaging-kernel-x_a-nan", lambda xa: oi(vdx.AveragingKernel(jnp.eye(3), xa, 0.5 * I3)).analyse(XB, Y),
-         (NAN3,), ValueError, r"AveragingKernel got a non-finite x_a"),
+    Case("averaging-kernel-prior_profile-nan", lambda xa: oi(vdx.AveragingKernel(jnp.eye(3), xa, 0.5 * I3)).analyse(XB, Y),
+         (NAN3,), ValueError, r"AveragingKernel got a non-finite prior_profile"),
     Case("averaging-kernel-A-nan", lambda a: vdx.AveragingKernel(a, I3, I3), (jnp.eye(3).at[0, 1].set(jnp.nan),),
          ValueError, r"AveragingKernel got a non-finite A"),
-    Case("averaging-kernel-x_a-shape", lambda xa: vdx.AveragingKernel(jnp.ones((2, 3)), xa, I3), (jnp.ones(4),),
-         ValueError, r"x_a of shape \(4,\), expected \(3,\)"),
+    Case("averaging-kernel-prior_profile-shape", lambda xa: vdx.AveragingKernel(jnp.ones((2, 3)), xa, I3), (jnp.ones(4),),
+         ValueError, r"prior_profile of shape \(4,\), expected \(3,\)"),
     Case("instrument-empty-name", lambda v: vdx.InstrumentSpec("", H, vdx.diagonal_covariance(v)), (I3,),
          ValueError, r"expected a non-empty string"),
     Case("instrument-duplicate-name", lambda v: vdx.InstrumentRegistry((vdx.InstrumentSpec("a", H, vdx.diagonal_covariance(v)),) * 2),

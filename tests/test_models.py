@@ -158,3 +158,61 @@ def test_dynamical_prior(getkey):
         vdx.DynamicalPrior(model, n_steps=0)
     with pytest.raises(ValueError, match=r"x of shape \(5,\), expected \(32,\) or \(T, 32\)"):
         prior(jnp.ones(5))
+
+
+def test_linear_model_window_is_matrix_powers(getkey):
+    A = jr.normal(getkey(), (5, 5)) / 3.0
+    x0 = jr.normal(getkey(), (5,))
+    model = vdx.LinearModel(A)
+    assert isinstance(model, vdx.ForwardModel)
+    expected = np.stack([np.linalg.matrix_power(np.asarray(A), t) @ np.asarray(x0) for t in range(4)])
+    np.testing.assert_allclose(vdx.window(model, x0, 4), expected, rtol=1e-12, atol=1e-12)
+    # The adjoint of one step is A^T, written out here, not taken from autodiff.
+    _, vjp = jax.vjp(model.step, x0)
+    v = jr.normal(getkey(), (5,))
+    np.testing.assert_allclose(vjp(v)[0], np.asarray(A).T @ np.asarray(v), rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "matrix, match",
+    [(np.ones((3, 4)), r"matrix of shape \(3, 4\), expected a square"),
+     (np.ones(3), r"matrix of shape \(3,\), expected a 2-D array"),
+     (np.array([[1.0, np.nan], [0.0, 1.0]]), "non-finite matrix")],
+)
+def test_linear_model_refuses_bad_matrices(matrix, match):
+    with pytest.raises(ValueError, match=match):
+        vdx.LinearModel(matrix)
+
+
+def test_best_time_calls_warm_up_then_repeats():
+    calls = []
+
+    def fn(x):
+        calls.append(x)
+        return jnp.asarray(x)
+
+    t = vdx.best_time(fn, 1.0, repeats=3)
+    assert len(calls) == 4 and t >= 0.0
+    with pytest.raises(ValueError, match="repeats"):
+        vdx.best_time(fn, 1.0, repeats=0)
+
+
+def test_two_level_twin_observes_only_the_slow_variables():
+    model = vdx.Lorenz96TwoLevel(K=4, J=4, dt=0.005)
+    problem = vdx.two_level_twin(model, key=jr.key(3), n_times=5, obs_std=0.5, background_std=1.0, spin_up=50)
+    assert problem.truth.shape == (5, 20) and problem.obs.shape == (5, 20)
+    slow = np.arange(20) < 4
+    np.testing.assert_array_equal(np.asarray(problem.mask), np.broadcast_to(slow, (5, 20)))
+    assert np.all(np.isfinite(np.asarray(problem.obs)[:, :4])) and np.all(np.isnan(np.asarray(problem.obs)[:, 4:]))
+    # The truth is a model trajectory, and the same key gives the same problem.
+    np.testing.assert_allclose(problem.truth[1], model.step(problem.truth[0], model.dt), rtol=1e-12, atol=1e-12)
+    again = vdx.two_level_twin(model, key=jr.key(3), n_times=5, obs_std=0.5, background_std=1.0, spin_up=50)
+    np.testing.assert_array_equal(np.asarray(again.truth), np.asarray(problem.truth))
+    with pytest.raises(TypeError, match="Lorenz96TwoLevel"):
+        vdx.two_level_twin(vdx.Lorenz96(n=8), key=jr.key(0), n_times=3)
+
+
+def test_linear_model_time_loops_use_advance():
+    model = vdx.LinearModel(np.eye(3))
+    assert vdx.models.base.stepper(model) == model.advance
+    assert vdx.models.base.stepper(vdx.Lorenz63()) == vdx.Lorenz63().advance

@@ -19,7 +19,7 @@ def kernel(getkey, n=9, m=4):
 def test_averaging_kernel_formula_and_structured_jacobian(getkey):
     ak, A = kernel(getkey)
     x = jr.normal(getkey(), (9,))
-    expected = np.asarray(A) @ (np.asarray(ak.h) * np.asarray(x) + (1 - np.asarray(ak.h)) * np.asarray(ak.x_a))
+    expected = np.asarray(A) @ (np.asarray(ak.h) * np.asarray(x) + (1 - np.asarray(ak.h)) * np.asarray(ak.prior_profile))
     np.testing.assert_allclose(np.asarray(ak(x)), expected, atol=1e-12)
     J = ak.linearize(x)
     assert isinstance(J, lx.ComposedLinearOperator)

@@ -22,6 +22,7 @@ from .adjoints import OneStepAdjoint as OneStepAdjoint
 from .batch import Batch1D as Batch1D
 from .batch import TwinProblem as TwinProblem
 from .batch import generate_problem as generate_problem
+from .batch import two_level_twin as two_level_twin
 from .costs import decomposed_loss as decomposed_loss
 from .costs import obs_cost_1d as obs_cost_1d
 from .costs import prior_cost as prior_cost
@@ -51,9 +52,11 @@ from .methods.weak_fourdvar import WeakFourDVar as WeakFourDVar
 from .metrics import bias as bias
 from .metrics import rmse as rmse
 from .models.advection_diffusion import AdvectionDiffusion as AdvectionDiffusion
+from .models.base import AbstractModel as AbstractModel
 from .models.base import AbstractODEModel as AbstractODEModel
 from .models.base import AbstractRK4Model as AbstractRK4Model
 from .models.integrators import ClassicalRK4 as ClassicalRK4
+from .models.linear import LinearModel as LinearModel
 from .models.lorenz import Lorenz63 as Lorenz63
 from .models.lorenz import Lorenz96 as Lorenz96
 from .models.lorenz import Lorenz96TwoLevel as Lorenz96TwoLevel
@@ -71,6 +74,7 @@ from .priors.dynamical import DynamicalPrior as DynamicalPrior
 from .protocols import AnalysisStep as AnalysisStep
 from .protocols import ForwardModel as ForwardModel
 from .protocols import ObservationOperator as ObservationOperator
+from .validation import best_time as best_time
 from .validation import count_compiles as count_compiles
 from .validation import dot_product_test as dot_product_test
 from .validation import jacobian_test as jacobian_test

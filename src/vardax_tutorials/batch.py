@@ -30,11 +30,12 @@ from ._checks import (
     positive_parameter,
 )
 from .covariance import DiagonalCovariance, diagonal_covariance
+from .models.lorenz import Lorenz96TwoLevel
 from .models.rollout import rollout
 from .obs.masked import MaskedIdentity
 from .protocols import ForwardModel, ObservationOperator
 
-__all__ = ["Batch1D", "TwinProblem", "generate_problem"]
+__all__ = ["Batch1D", "TwinProblem", "generate_problem", "two_level_twin"]
 
 
 class Batch1D(eqx.Module):
@@ -210,3 +211,40 @@ def generate_problem(
         background_std=background_std,
         dt=jnp.asarray(model.dt),
     )
+
+
+def two_level_twin(
+    model: Lorenz96TwoLevel,
+    *,
+    key: Array,
+    n_times: int,
+    obs_std: float = 0.5,
+    background_std: float = 1.0,
+    spin_up: int = 2000,
+) -> TwinProblem:
+    """A twin experiment on the two-level Lorenz-96 model, observed in its slow variables only.
+
+    The run starts from $X_k = 8 + \\mathcal{N}(0, 1)$, $Y_{j,k} = 0.1\\,\\mathcal{N}(0, 1)$
+    (near the attractor, so that the fast ring does not blow up), is spun up for
+    `spin_up` steps, and then observes the $K$ slow variables at every one of the
+    `n_times` rows with error `obs_std`; no fast variable is observed. This is
+    `generate_problem(model, x0=..., mask=slow, ...)` with that start.
+
+    Arguments:
+        model: the `Lorenz96TwoLevel` that makes the truth.
+        key: a JAX PRNG key; the same key gives the same problem.
+        n_times, obs_std, background_std, spin_up: as in `generate_problem`.
+
+    Returns:
+        A `TwinProblem`; `problem.mask[0]` is the slow-variable mask.
+    """
+    if not isinstance(model, Lorenz96TwoLevel):
+        raise TypeError(f"two_level_twin got model of type {type(model).__name__}, expected a Lorenz96TwoLevel.")
+    k_slow, k_fast, k_problem = jr.split(key, 3)
+    dtype = model.state_signature.dtype
+    x0 = jnp.concatenate(
+        [8.0 + jr.normal(k_slow, (model.K,), dtype), 0.1 * jr.normal(k_fast, (model.K * model.J,), dtype)]
+    )
+    slow = jnp.arange(model.state_size) < model.K
+    return generate_problem(model, key=k_problem, n_times=n_times, x0=x0, spin_up=spin_up, obs_std=obs_std,
+                            mask=slow, background_std=background_std)

@@ -9,10 +9,15 @@
 - The **Taylor test** checks a linearisation without autodiff: the remainder
   $\\lVert f(x+\\epsilon v) - f(x) - \\epsilon J v\\rVert$ must shrink like
   $\\epsilon^2$ (slope 2 on a log-log plot); a wrong $J$ gives slope 1.
+
+Two measuring tools sit beside them: `count_compiles` (how many XLA programs
+a block compiles, a count that does not depend on the machine) and
+`best_time` (a wall-clock time, for showing, never for asserting).
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,7 +28,9 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-__all__ = ["count_compiles", "dot_product_test", "jacobian_test", "taylor_test"]
+from ._checks import index_at_least
+
+__all__ = ["best_time", "count_compiles", "dot_product_test", "jacobian_test", "taylor_test"]
 
 
 def _random_like(key, structure):
@@ -137,6 +144,24 @@ def taylor_test(
     rems = np.asarray(rems)
     slope = float(np.polyfit(np.log(epsilons), np.log(np.maximum(rems, 1e-300)), 1)[0])
     return slope, rems
+
+
+def best_time(fn: Callable[..., Any], *args: Any, repeats: int = 5) -> float:
+    """The best wall-clock time in seconds of `fn(*args)` over `repeats` calls, after one warm-up call.
+
+    The warm-up call compiles (for a jitted `fn`); each timed call waits for
+    the result with `jax.block_until_ready`. The minimum, not the mean, is the
+    number least disturbed by other work on the machine. Timings are for
+    showing; to assert on cost, count something (`count_compiles`, iterations).
+    """
+    repeats = index_at_least("best_time", "repeats", repeats, 1)
+    jax.block_until_ready(fn(*args))
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        jax.block_until_ready(fn(*args))
+        times.append(time.perf_counter() - start)
+    return min(times)
 
 
 class count_compiles:

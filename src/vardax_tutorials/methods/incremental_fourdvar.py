@@ -4,13 +4,13 @@ Each outer iteration $k$ linearises the whole window about the current
 trajectory (`jax.linearize`, so the tangent-linear model $M'$ and $H'$ are
 included) and solves the quadratic inner problem for the increment,
 
-    (B^{-1} + sum_t (H' M'_t)^T R^{-1} (H' M'_t)) δx = -∇J(x^k),
+    (B^{-1} + sum_t G_t^T W_t G_t) δx = -∇J(x^k),   G_t = H'_t M'_{t<-0},   W_t = D_t R~_t^{-1} D_t,
 
 with `lineax.CG` on a PSD-tagged `FunctionLinearOperator` built from the
 linearised window and its transpose (the adjoint). With the control-variable
 transform (`cvt=True`) the unknown is $\\chi = L_B^{-1}(x_0 - x_b)$ with
 $L_B$ = `vdx.covariance.sqrt(B)`, and the inner Hessian becomes
-$I + L_B^\\top G'^\\top R^{-1} G' L_B$, much better conditioned (Courtier et al. 1994).
+$I + L_B^\\top (\\sum_t G_t^\\top W_t G_t) L_B$, much better conditioned (Courtier et al. 1994).
 """
 
 from __future__ import annotations

@@ -2,7 +2,10 @@
 
 Over a window of $T$ observation times, with $x_t = M^t(x_0)$,
 
-    J(x_0) = 1/2 |x_0 - x_b|^2_{B^{-1}} + sum_t 1/2 |D_t (y_t - H(x_t))|^2_{R^{-1}}.
+    J(x_0) = 1/2 |x_0 - x_b|^2_{B^{-1}} + sum_t 1/2 |D_t (y_t - H(x_t))|^2_{R~_t^{-1}},
+
+with $\\tilde R_t = D_t R D_t + I - D_t$ (the observed block of $R$ inverted; see
+`costs.masked_obs_cov`).
 
 Its gradient runs the adjoint of the window (reverse-mode autodiff). How the
 window is differentiated is a field, `forward_adjoint`: `None` is a plain

@@ -1,11 +1,13 @@
 """3DVar: the analysis as the minimiser of the variational cost.
 
-$J(x) = \\tfrac12\\lVert x - x_b\\rVert^2_{B^{-1}} + \\tfrac12\\lVert D(y - H(x))\\rVert^2_{R^{-1}}$
-(the terms of `vdx.costs`). For a linear $H$ its minimiser is the BLUE; for a
+$J(x) = \\tfrac12\\lVert x - x_b\\rVert^2_{B^{-1}} + \\tfrac12\\lVert D(y - H(x))\\rVert^2_{\\tilde R^{-1}}$
+with $D = \\mathrm{diag}(\\omega)$ the mask and $\\tilde R = DRD + I - D$, which is
+$\\tfrac12\\lVert y_o - H_o(x)\\rVert^2_{R_{oo}^{-1}}$: only the observed block of $R$ is
+inverted (the terms of `vdx.costs`). For a linear $H$ its minimiser is the BLUE; for a
 nonlinear $H$ it is the posterior mode, which a single linearised update can
 miss. The minimiser is any optimistix minimiser (BFGS by default, NonlinearCG,
 ...) or least-squares solver (GaussNewton, LevenbergMarquardt), which then sees
-the whitened residual $[L_B^{-1}(x - x_b);\\ L_R^{-1}D(y - H(x))]$, so
+the whitened residual $[L_B^{-1}(x - x_b);\\ L_{\\tilde R}^{-1}D(y - H(x))]$, so
 $J = \\tfrac12\\lVert r\\rVert^2$. With `cvt=True` the control variable is
 $\\chi = L_B^{-1}(x - x_b)$ (a control-variable transform: $J_b = \\tfrac12\\lVert\\chi\\rVert^2$,
 and no $B^{-1}$ is applied at all).
@@ -62,11 +64,13 @@ class ThreeDVar(AbstractAnalysisMethod):
             or least-squares solver (`optx.GaussNewton`, ...); BFGS with
             dtype-dependent tolerances by default. For large states give
             GaussNewton a matrix-free inner solver, e.g.
-            `optx.GaussNewton(rtol, atol, linear_solver=lx.Normal(lx.CG(rtol, atol)))`.
+            `optx.GaussNewton(rtol, atol, linear_solver=lx.Normal(lx.CG(rtol, atol)))`
+            (CG on the normal equations, which applies the Jacobian and its
+            transpose: one JVP and one VJP per CG step).
         max_steps: iteration cap of the minimiser.
         cvt: minimise over $\\chi = L_B^{-1}(x - x_b)$ instead of $x$. Recommended
             for smooth, correlated $B$ (Matérn with a long length scale): the
-            Hessian in $x$, $B^{-1} + H^\\top R^{-1} H$, is then badly conditioned
+            Hessian in $x$, $B^{-1} + H'^\\top W H'$ with $W = D\\tilde R^{-1}D$, is then badly conditioned
             and quasi-Newton methods may need many more than `max_steps` steps.
         minimiser_adjoint: how the analysis is differentiated with respect to
             its inputs (background, observations, covariances): an optimistix

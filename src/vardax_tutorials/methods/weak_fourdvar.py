@@ -3,10 +3,13 @@
 With $x_t = M(x_{t-1}) + \\eta_t$ and $\\eta_t \\sim N(0, Q)$, the control is
 $(x_0, \\eta_1, \\dots, \\eta_{T-1})$, of size $n + (T-1)n$, and
 
-    J = 1/2 |x_0 - x_b|^2_{B^{-1}} + sum_t 1/2 |η_t|^2_{Q^{-1}} + sum_t 1/2 |D_t(y_t - H(x_t))|^2_{R^{-1}}.
+    J = 1/2 |x_0 - x_b|^2_{B^{-1}} + sum_t 1/2 |η_t|^2_{Q^{-1}} + sum_t 1/2 |D_t(y_t - H(x_t))|^2_{R~_t^{-1}},
+
+with $\\tilde R_t = D_t R D_t + I - D_t$ (the observed block of $R$ inverted; see
+`costs.masked_obs_cov`).
 
 $Q \\to 0$ recovers strong-constraint 4DVar. With `cvt=True` the control is
-whitened, $x_0 = x_b + L_B\\chi$ and $\\eta_t = L_Q\\xi_t$, which balances the
+whitened, $x_0 = x_b + L_B\\chi$ and $\\eta_t = L_Q\\chi_t$, which balances the
 very different scales of $B$ and $Q$ (Trémolet 2006 discusses the formulation).
 """
 
@@ -72,7 +75,7 @@ class WeakFourDVar(AbstractAnalysisMethod):
         model_err_cov: $Q$, a PSD-tagged, positive-definite operator of the state's size.
         minimiser: optimistix minimiser (BFGS by default) or least-squares solver.
         max_steps: iteration cap.
-        cvt: whiten the control ($\\chi = L_B^{-1}(x_0 - x_b)$, $\\xi_t = L_Q^{-1}\\eta_t$).
+        cvt: whiten the control ($\\chi = L_B^{-1}(x_0 - x_b)$, $\\chi_t = L_Q^{-1}\\eta_t$).
         minimiser_adjoint: how the analysis is differentiated with respect to
             its inputs: an optimistix adjoint, `optx.ImplicitAdjoint()` by default.
         throw: raise when the minimiser does not converge or the cost is not

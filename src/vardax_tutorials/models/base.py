@@ -1,6 +1,7 @@
-"""Shared machinery of the library's forward models: RK4 and the vector field.
+"""Shared machinery of the library's forward models: checked steps, RK4 and the vector field.
 
-Each model is an `eqx.Module` that defines its tendency $f(x) = dx/dt$; the
+`AbstractModel` is any discrete model (`LinearModel`). Each ODE model is an
+`eqx.Module` that defines its tendency $f(x) = dx/dt$; the
 base class turns it into a classical fourth-order Runge-Kutta `step` (the
 `ForwardModel` protocol) and into a diffrax vector field `vector_field(t, y,
 args)`, so the same model can be integrated by `rollout` or by
@@ -25,7 +26,7 @@ from jaxtyping import Array, ArrayLike, Float, Real
 
 from .._checks import check_shape, positive_parameter
 
-__all__ = ["AbstractODEModel", "AbstractRK4Model", "rk4_step", "stepper"]
+__all__ = ["AbstractModel", "AbstractODEModel", "AbstractRK4Model", "rk4_step", "stepper"]
 
 
 def rk4_step(
@@ -39,18 +40,14 @@ def rk4_step(
     return x + (dt / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
 
 
-class AbstractODEModel(eqx.Module):
-    """An autonomous ODE $\\dot x = f(x)$ with a discrete `step`.
+class AbstractModel(eqx.Module):
+    """A discrete forward model $x_{t+1} = M(x_t)$ with a checked `step` and an unchecked `advance`.
 
-    Subclasses set the field `dt` and implement `tendency(state)`,
-    `state_size` and `advance(state, dt)` (one step, no checks).
+    Subclasses set the field `dt` and implement `state_size` and
+    `advance(state, dt)` (one step, no checks).
     """
 
     dt: eqx.AbstractVar[Any]
-
-    @abc.abstractmethod
-    def tendency(self, state: Float[Array, " n"]) -> Float[Array, " n"]:
-        """The right-hand side $f(x)$."""
 
     @property
     @abc.abstractmethod
@@ -74,6 +71,20 @@ class AbstractODEModel(eqx.Module):
         dt = self.dt if dt is None else positive_parameter(who, "dt")(dt)
         return self.advance(state, dt)
 
+
+class AbstractODEModel(AbstractModel):
+    """An autonomous ODE $\\dot x = f(x)$ with a discrete `step`.
+
+    Subclasses set the field `dt` and implement `tendency(state)`,
+    `state_size` and `advance(state, dt)` (one step, no checks).
+    """
+
+    dt: eqx.AbstractVar[Any]
+
+    @abc.abstractmethod
+    def tendency(self, state: Float[Array, " n"]) -> Float[Array, " n"]:
+        """The right-hand side $f(x)$."""
+
     def vector_field(self, t: Any, y: Float[Array, " n"], args: Any) -> Float[Array, " n"]:
         """The tendency in diffrax's `(t, y, args)` convention (`diffrax.ODETerm(model.vector_field)`)."""
         del t, args
@@ -90,4 +101,4 @@ class AbstractRK4Model(AbstractODEModel):
 
 def stepper(model: Any) -> Callable[[Any, Any], Any]:
     """The function a time loop calls: `model.advance` for the library's models, else `model.step`."""
-    return model.advance if isinstance(model, AbstractODEModel) else model.step
+    return model.advance if isinstance(model, AbstractModel) else model.step

@@ -1,15 +1,15 @@
 """The averaging-kernel operator of satellite retrievals (Rodgers 2000).
 
 A retrieval does not report the true profile $x$: it reports a smoothed mix of
-the truth and the a-priori profile $x_a$ the retrieval started from. With a
+the truth and the a-priori profile $x_{\\mathrm{ap}}$ the retrieval started from. With a
 smoothing matrix $A$ and a sensitivity $h \\in [0, 1]$ per level,
 
-    H(x) = A (h * x + (1 - h) * x_a).
+    H(x) = A (h * x + (1 - h) * x_ap).
 
-Writing $A_R = A\\,\\mathrm{diag}(h)$, $H(x) = A x_a + A_R (x - x_a)$: the
+Writing $A_R = A\\,\\mathrm{diag}(h)$, $H(x) = A x_{\\mathrm{ap}} + A_R (x - x_{\\mathrm{ap}})$: the
 retrieval's response to a departure from the a-priori is $A_R$, the role the
-averaging kernel plays in Rodgers' $\\hat x = x_a + A_R(x - x_a)$ (the two forms
-coincide when $A x_a = x_a$, e.g. $A = I$).
+averaging kernel plays in Rodgers' $\\hat x = x_{\\mathrm{ap}} + A_R(x - x_{\\mathrm{ap}})$ (the two forms
+coincide when $A x_{\\mathrm{ap}} = x_{\\mathrm{ap}}$, e.g. $A = I$).
 
 $H$ is affine, so its Jacobian $A\\,\\mathrm{diag}(h)$ does not depend on $x$
 and a BLUE with it is exact; `linearize` returns that product as structured
@@ -31,20 +31,21 @@ __all__ = ["AveragingKernel"]
 
 
 class AveragingKernel(AbstractObservationOperator):
-    """$H(x) = A(h \\odot x + (1-h) \\odot x_a)$.
+    """$H(x) = A(h \\odot x + (1-h) \\odot x_{\\mathrm{ap}})$.
 
     Arguments:
         A: `(m, n)` averaging (smoothing) matrix, or a lineax operator.
-        x_a: `(n,)` a-priori profile of the retrieval.
+        prior_profile: `(n,)` the a-priori profile $x_{\\mathrm{ap}}$ of the retrieval
+            (called $x_a$ by Rodgers; here $x_a$ is always the analysis).
         h: `(n,)` sensitivity of the retrieval to the true state, in [0, 1].
     """
 
     A: lx.AbstractLinearOperator
-    x_a: Float[Array, " n"]
+    prior_profile: Float[Array, " n"]
     h: Float[Array, " n"]
     linear: ClassVar[bool] = True  # affine: the BLUE and Gauss-Newton are exact
 
-    def __init__(self, A: Any, x_a: Real[ArrayLike, " n"], h: Real[ArrayLike, " n"]):
+    def __init__(self, A: Any, prior_profile: Real[ArrayLike, " n"], h: Real[ArrayLike, " n"]):
         who = "AveragingKernel"
         if not isinstance(A, lx.AbstractLinearOperator):
             A = as_float_array(A)
@@ -52,13 +53,13 @@ class AveragingKernel(AbstractObservationOperator):
                 raise ValueError(f"{who} got A of shape {A.shape}, expected an (m, n) matrix.")
             A = lx.MatrixLinearOperator(check_finite(who, "A", A))
         n = A.in_size()
-        x_a, h = as_float_array(x_a), as_float_array(h)
-        check_shape(who, "x_a", x_a, (n,), "one entry per column of A")
+        prior_profile, h = as_float_array(prior_profile), as_float_array(h)
+        check_shape(who, "prior_profile", prior_profile, (n,), "one entry per column of A")
         check_shape(who, "h", h, (n,), "one entry per column of A")
         self.A = A
-        self.x_a = check_finite(who, "x_a", x_a)
+        self.prior_profile = check_finite(who, "prior_profile", prior_profile)
         self.h = check_values(
-            h.astype(x_a.dtype),
+            h.astype(prior_profile.dtype),
             ~((h >= 0) & (h <= 1)),
             f"{who} got h outside [0, 1] (or not finite); expected a sensitivity in [0, 1] per level.",
             detail=first_index,
@@ -71,7 +72,7 @@ class AveragingKernel(AbstractObservationOperator):
     def __call__(self, state: Float[Array, " n"], mask: Any = None) -> Float[Array, " m"]:
         state = jnp.asarray(state)
         check_shape("AveragingKernel", "state", state, (self.A.in_size(),), "one entry per column of A")
-        return apply_mask(self.A.mv(self.h * state + (1.0 - self.h) * self.x_a), mask)
+        return apply_mask(self.A.mv(self.h * state + (1.0 - self.h) * self.prior_profile), mask)
 
     def linearize(self, state: Float[Array, " n"], mask: Any = None) -> lx.AbstractLinearOperator:
         """$A\\,\\mathrm{diag}(h)$ (times $\\mathrm{diag}(m)$ on the left with a mask)."""

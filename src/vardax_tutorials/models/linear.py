@@ -1,0 +1,61 @@
+"""A linear forward model $x_{t+1} = M x_t$: the setting in which 4DVar is exact.
+
+With a linear model, a linear observation operator and Gaussian errors, strong
+4DVar equals the Kalman smoother over the window and weak-constraint 4DVar the
+Kalman/RTS smoother with model error; Parts 7 and 8 check both against it.
+"""
+
+from typing import Any
+
+import equinox as eqx
+import jax.numpy as jnp
+from jaxtyping import Array, ArrayLike, Float, Real
+
+from .._checks import as_float_array, check_ndim, check_shape, check_values, first_index, positive_parameter
+from .base import AbstractModel
+
+__all__ = ["LinearModel"]
+
+
+def _square_matrix(matrix: Any) -> Float[Array, "n n"]:
+    matrix = as_float_array(matrix)
+    check_ndim("LinearModel", "matrix", matrix, 2, "(the one-step map M)")
+    if matrix.shape[0] != matrix.shape[1]:
+        raise ValueError(f"LinearModel got matrix of shape {matrix.shape}, expected a square (n, n) array.")
+    return check_values(
+        matrix,
+        ~jnp.isfinite(matrix),
+        "LinearModel got a non-finite matrix; expected finite values everywhere.",
+        detail=first_index,
+    )
+
+
+class LinearModel(AbstractModel):
+    """The discrete linear model $x_{t+1} = M x_t$.
+
+    Arguments:
+        matrix: the one-step map $M$, a square `(n, n)` array (finite).
+        dt: the length of one step in time units (1 by default); it labels
+            time and does not enter the map.
+
+    A step is one application of $M$: `step(state, dt)` and `advance`
+    ignore `dt` (it is neither used nor checked). The tangent-linear model is $M$ itself and the
+    adjoint model $M^\\top$.
+    """
+
+    matrix: Float[Array, "n n"] = eqx.field(converter=_square_matrix)
+    dt: Float[Array, ""] = eqx.field(default=1.0, converter=positive_parameter("LinearModel", "dt"))
+
+    @property
+    def state_size(self) -> int:
+        return self.matrix.shape[0]
+
+    def step(self, state: Real[ArrayLike, " n"], dt: Any = None) -> Float[Array, " n"]:
+        """$M x$, after checking the state's shape (`dt` is ignored)."""
+        state = jnp.asarray(state)
+        check_shape("LinearModel.step", "state", state, (self.state_size,), "one model state")
+        return self.advance(state, dt)
+
+    def advance(self, state: Real[ArrayLike, " n"], dt: Any) -> Float[Array, " n"]:
+        del dt
+        return self.matrix @ state
