@@ -7,6 +7,16 @@ BIN := $(VENV)/bin
 NB_DIR := build/notebooks
 NB_TIMEOUT ?= 300
 
+# JAX's persistent compilation cache, shared by the notebook runs and the book
+# build: a program compiled once (say a small eager op that many notebooks run)
+# is read back instead of compiled again, in this run and in the next. Every
+# program is cached, however quick to compile (programs with host callbacks,
+# such as the library's checks under jit, are keyed per process and not reused). The unit tests do
+# not use it: JAX writes entries without a lock, a worker reading an entry the
+# other is writing gets a warning, and the tests turn warnings into errors.
+JAX_CACHE := JAX_COMPILATION_CACHE_DIR=$(CURDIR)/build/jax-cache \
+	JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS=0 JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES=0
+
 .PHONY: all install book test unit notebooks book-check sync clean
 
 all: test
@@ -22,8 +32,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 install: $(VENV)/.installed
 
 ## make book: execute every notebook (cached) and build the HTML book into _build/html.
+## The notebooks `make test` executed (kept in $(NB_DIR)) go into the book's
+## jupyter-cache as they are; the others are executed two at a time first.
 book: install
-	$(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	$(JAX_CACHE) $(BIN)/python tools/notebooks.py fill-cache _build/.jupyter_cache $(NB_DIR) -j 2
+	$(JAX_CACHE) $(BIN)/jupyter-book build . --builder html -W -n --keep-going
+	$(BIN)/python tools/notebooks.py offline-check _build/html
 
 ## make test: unit tests, every notebook executed once, then the book structure checked.
 test: unit notebooks book-check
@@ -34,7 +48,7 @@ unit: install
 notebooks: install
 	rm -rf $(NB_DIR)
 	$(BIN)/python tools/notebooks.py convert $(NB_DIR)
-	$(BIN)/python -m pytest $(NB_DIR) --nbmake -n 2 --nbmake-timeout=$(NB_TIMEOUT) \
+	$(JAX_CACHE) $(BIN)/python -m pytest $(NB_DIR) --nbmake --overwrite -n 2 --nbmake-timeout=$(NB_TIMEOUT) \
 		-p no:cacheprovider --durations=0
 
 book-check: install
@@ -42,6 +56,7 @@ book-check: install
 	rm -rf build/check
 	$(BIN)/jupyter-book build . --config build/_config_check.yml --path-output build/check \
 		--builder html -W -n --keep-going
+	$(BIN)/python tools/notebooks.py offline-check build/check/_build/html
 
 ## make sync: rewrite the paired .ipynb of every notebook after editing its .md.
 sync: install

@@ -99,3 +99,34 @@ def test_intro_example_runs():
     exec(snippet, namespace)
     x_a = namespace["x_a"]
     assert x_a.shape == (3,) and float(x_a[1]) == 0.0 and float(x_a[0]) > 0.0
+
+
+def test_offline_check_finds_remote_resources(tmp_path):
+    """The check `make book`/`make book-check` run on the built HTML: it must catch a CDN script or stylesheet."""
+    (tmp_path / "_static" / "mathjax").mkdir(parents=True)
+    (tmp_path / "_static" / "mathjax" / "tex-chtml.js").write_text("")
+    page = tmp_path / "page.html"
+    page.write_text('<html><head><script src="_static/mathjax/tex-chtml.js"></script>'
+                    '<link rel="stylesheet" href="_static/a.css"><a href="https://example.org">a link</a></head></html>')
+    assert notebooks.offline_check(tmp_path) == []
+    page.write_text('<script src="https://cdn.jsdelivr.net/npm/mathjax@3/es5/tex-mml-chtml.js"></script>'
+                    '<link rel="stylesheet" href="//fonts.example.org/a.css">')
+    assert len(notebooks.offline_check(tmp_path)) == 2
+    (tmp_path / "_static" / "mathjax" / "tex-chtml.js").unlink()
+    assert any("tex-chtml.js is missing" in p for p in notebooks.offline_check(tmp_path))
+
+
+def test_fill_cache_takes_only_completed_runs():
+    """`make book` puts an executed notebook in the book only if every code cell ran and none raised."""
+    import nbformat
+
+    def nb(*cells):
+        out = nbformat.v4.new_notebook()
+        out.cells = [nbformat.v4.new_code_cell(src, execution_count=count, outputs=outputs)
+                     for src, count, outputs in cells]
+        return out
+
+    error = [nbformat.v4.new_output("error", ename="AssertionError", evalue="", traceback=[])]
+    assert notebooks._completed(nb(("x = 1", 1, []), ("", None, []), ("print(x)", 2, [])))
+    assert not notebooks._completed(nb(("x = 1", 1, []), ("print(x)", None, [])))  # stopped before the end
+    assert not notebooks._completed(nb(("x = 1", 1, []), ("assert x == 2", 2, error)))

@@ -8,11 +8,19 @@ button of each page opens a notebook that runs.
     python tools/notebooks.py check              # fail if a pair is missing or out of sync
     python tools/notebooks.py convert OUT_DIR    # .md -> .ipynb into OUT_DIR (for nbmake)
     python tools/notebooks.py noexec-config OUT  # _config.yml with execution off
+    python tools/notebooks.py offline-check HTML # fail if a built page loads a remote script or stylesheet
+    python tools/notebooks.py fill-cache CACHE EXECUTED [-j N]
+        # put every notebook's outputs into the book's jupyter-cache: taken from
+        # the executed copies under EXECUTED (what `make test` ran) where they
+        # match, else executed here, N at a time; `jupyter-book build` then
+        # executes nothing.
 """
 
 from __future__ import annotations
 
+import re
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
 
 import jupytext
@@ -105,6 +113,113 @@ def noexec_config(out: Path) -> None:
     out.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
 
 
+class _RemoteResources(HTMLParser):
+    """Collects the remote resources a page loads: script `src`, stylesheet/preload/icon `href`."""
+
+    REMOTE = re.compile(r"^(https?:)?//", re.IGNORECASE)
+    LOADED_LINKS = {"stylesheet", "preload", "modulepreload", "icon", "shortcut icon"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.remote: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "script" and self.REMOTE.match(a.get("src", "")):
+            self.remote.append(f"<script src={a['src']}>")
+        elif tag == "link" and self.REMOTE.match(a.get("href", "")):
+            if a.get("rel", "").lower() in self.LOADED_LINKS:
+                self.remote.append(f"<link rel={a['rel']} href={a['href']}>")
+
+
+def offline_check(html_dir: Path) -> list[str]:
+    """Every remote script or stylesheet a built page would load (empty when the book works offline)."""
+    pages = sorted(html_dir.rglob("*.html"))
+    if not pages:
+        return [f"{html_dir}: no HTML pages found (build the book first)"]
+    problems = []
+    for page in pages:
+        parser = _RemoteResources()
+        parser.feed(page.read_text(encoding="utf-8"))
+        problems += [f"{page.relative_to(html_dir)}: loads {r}" for r in parser.remote]
+    mathjax = html_dir / "_static" / "mathjax" / "tex-chtml.js"
+    if not mathjax.exists():
+        problems.append(f"{mathjax.relative_to(html_dir)} is missing: the maths would not render")
+    return problems
+
+
+def _read_for_book(md: Path):
+    """The notebook as the book build reads it (myst-nb's reader), so that the cache keys match."""
+    from myst_nb.core.read import read_myst_markdown_notebook
+
+    return read_myst_markdown_notebook(md.read_text(encoding="utf-8"), add_source_map=True, path=str(md))
+
+
+def _code_sources(nb) -> list[str]:
+    return [c.source for c in nb.cells if c.cell_type == "code"]
+
+
+def _completed(nb) -> bool:
+    """Every code cell ran (has an execution count) and none raised: a notebook safe to put in the book."""
+    code = [c for c in nb.cells if c.cell_type == "code" and c.source.strip()]
+    ran = all(c.get("execution_count") is not None for c in code)
+    raised = any(o.get("output_type") == "error" for c in code for o in c.get("outputs", []))
+    return ran and not raised
+
+
+def _execute(args: tuple[str, int]) -> tuple[str, object, float, str | None]:
+    """Execute one notebook in its own folder (a worker of `fill_cache`)."""
+    from jupyter_cache.executors.utils import single_nb_execution
+
+    md, timeout = Path(args[0]), args[1]
+    nb = _read_for_book(md)
+    result = single_nb_execution(nb, cwd=str(md.parent), timeout=timeout, allow_errors=False, meta_override=True)
+    return str(md), nb, result.time, (result.exc_string if result.err is not None else None)
+
+
+def fill_cache(cache_dir: Path, executed_dir: Path, jobs: int = 2, timeout: int = 300) -> list[str]:
+    """Fill the jupyter-cache `jupyter-book build` reads; return the notebooks that failed."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    from jupyter_cache import get_cache
+    from jupyter_cache.base import CacheBundleIn
+
+    cache = get_cache(str(cache_dir))
+    to_run, reused = [], 0
+    for md in find_notebooks():
+        nb = _read_for_book(md)
+        try:
+            cache.match_cache_notebook(nb)
+            continue
+        except KeyError:
+            pass
+        executed = executed_dir / md.relative_to(BOOK).with_suffix(".ipynb")
+        if executed.exists():
+            done = nbformat.read(executed, as_version=4)
+            if _code_sources(done) == _code_sources(nb) and _completed(done):
+                code = [c for c in nb.cells if c.cell_type == "code"]
+                for cell, ran in zip(code, (c for c in done.cells if c.cell_type == "code")):
+                    cell.outputs, cell.execution_count = ran.outputs, ran.execution_count
+                cache.cache_notebook_bundle(CacheBundleIn(nb, str(md)), check_validity=False, overwrite=True)
+                reused += 1
+                continue
+        to_run.append(str(md))
+    print(f"jupyter-cache: {reused} notebooks taken from {executed_dir}, {len(to_run)} to execute")
+    failed = []
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for md, nb, seconds, error in pool.map(_execute, [(m, timeout) for m in to_run]):
+            rel = Path(md).relative_to(ROOT)
+            if error is not None:
+                print(f"FAILED {rel}\n{error}")
+                failed.append(str(rel))
+                continue
+            cache.cache_notebook_bundle(
+                CacheBundleIn(nb, md, data={"execution_seconds": seconds}), check_validity=False, overwrite=True
+            )
+            print(f"executed {rel} in {seconds:.1f} s")
+    return failed
+
+
 def main(argv: list[str]) -> int:
     if argv[:1] == ["sync"]:
         sync()
@@ -116,6 +231,13 @@ def main(argv: list[str]) -> int:
         convert(Path(argv[1]))
     elif argv[:1] == ["noexec-config"] and len(argv) == 2:
         noexec_config(Path(argv[1]))
+    elif argv[:1] == ["fill-cache"] and len(argv) in (3, 5) and (len(argv) == 3 or argv[3] == "-j"):
+        jobs = int(argv[4]) if len(argv) == 5 else 2
+        return 1 if fill_cache(Path(argv[1]), Path(argv[2]), jobs) else 0
+    elif argv[:1] == ["offline-check"] and len(argv) == 2:
+        problems = offline_check(Path(argv[1]))
+        print("\n".join(problems) or f"{argv[1]}: no page loads a remote script or stylesheet")
+        return 1 if problems else 0
     else:
         print(__doc__)
         return 2
