@@ -59,6 +59,8 @@ the `*-indefinite-B` and `*-singular-B` cases).
 | two-level-K-2 | ValueError | ejv |
 | advection-negative-kappa | ValueError | ejv |
 | advection-zero-length | ValueError | ejv |
+| linear-model-complex | TypeError | ejv |
+| twin-blows-up | ValueError | ejv |
 | step-state-shape | ValueError | ejv |
 | step-negative-dt | ValueError | ejv |
 | rollout-zero-steps | ValueError | ejv |
@@ -307,6 +309,10 @@ CASES = [
          ValueError, r"kappa=.*expected a finite value >= 0"),
     Case("advection-zero-length", lambda L: vdx.AdvectionDiffusion(length=L), (jnp.array(0.0),),
          ValueError, r"length=.*expected a finite value > 0"),
+    Case("linear-model-complex", lambda x: vdx.LinearModel(jnp.eye(3) * (1 + 1j)), (XB,), TypeError,
+         r"LinearModel got a complex matrix"),
+    Case("twin-blows-up", lambda x: vdx.generate_problem(vdx.Lorenz63(dt=0.5), key=jax.random.key(0), n_times=40, x0=x, spin_up=0).truth,
+         (jnp.array([1.0, 2.0, 30.0]),), ValueError, r"generate_problem: the model blew up \(a non-finite truth state\)"),
     Case("step-state-shape", lambda x: L63.step(x), (jnp.ones(4),), ValueError, r"Lorenz63.step got state of shape \(4,\), expected \(3,\)"),
     Case("step-negative-dt", lambda dt: L63.step(XB, dt), (jnp.array(-0.1),), ValueError, r"Lorenz63.step got dt=.*expected a finite value > 0"),
     Case("rollout-zero-steps", lambda x: vdx.rollout(L63, x, 0), (XB,), ValueError, r"rollout got n_steps=0, expected an integer >= 1"),

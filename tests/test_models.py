@@ -171,6 +171,10 @@ def test_linear_model_window_is_matrix_powers(getkey):
     _, vjp = jax.vjp(model.step, x0)
     v = jr.normal(getkey(), (5,))
     np.testing.assert_allclose(vjp(v)[0], np.asarray(A).T @ np.asarray(v), rtol=1e-12, atol=1e-12)
+    # A step is one application of A whatever dt says (not checked, not used); the state is checked.
+    np.testing.assert_array_equal(model.step(x0, -3.0), model.step(x0))
+    with pytest.raises(ValueError, match=r"LinearModel.step got state of shape \(4,\), expected \(5,\)"):
+        model.step(jnp.ones(4))
 
 
 @pytest.mark.parametrize(
@@ -193,8 +197,12 @@ def test_best_time_calls_warm_up_then_repeats():
 
     t = vdx.best_time(fn, 1.0, repeats=3)
     assert len(calls) == 4 and t >= 0.0
+    vdx.best_time(fn, 2.0, repeats=2, warmup=False)    # already compiled: no untimed call
+    assert calls[4:] == [2.0, 2.0]
     with pytest.raises(ValueError, match="repeats"):
         vdx.best_time(fn, 1.0, repeats=0)
+    with pytest.raises(TypeError, match="best_time got a traced argument"):
+        jax.jit(lambda x: vdx.best_time(fn, x))(1.0)
 
 
 def test_two_level_twin_observes_only_the_slow_variables():

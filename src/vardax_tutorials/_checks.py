@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import operator
 from collections.abc import Callable
+from types import ModuleType
 from typing import Any
 
 import equinox as eqx
@@ -37,6 +38,16 @@ def is_concrete(*arrays: Any) -> bool:
     """
     leaves = jax.tree_util.tree_leaves(arrays)
     return not any(isinstance(a, jax.core.Tracer) for a in leaves)
+
+
+def inspect_with(*arrays: Any) -> ModuleType:
+    """The array namespace to compute a check's `bad` mask with.
+
+    NumPy when every argument is concrete, so that an eager check compiles no
+    XLA program (each small `jnp` operation on a new shape compiles one, about
+    50 ms on a laptop CPU); `jax.numpy` when any argument is traced.
+    """
+    return np if is_concrete(*arrays) else jnp
 
 
 def check_values(
@@ -71,8 +82,9 @@ def first_index(bad: np.ndarray) -> str:
 
 def check_finite(who: str, name: str, x: Any) -> Any:
     """`x` with every entry finite (see `check_values`)."""
+    xp = inspect_with(x)
     return check_values(
-        x, ~jnp.isfinite(x), f"{who} got a non-finite {name}; expected finite values everywhere.", detail=first_index
+        x, ~xp.isfinite(x), f"{who} got a non-finite {name}; expected finite values everywhere.", detail=first_index
     )
 
 
@@ -136,14 +148,15 @@ def observation_mask(who: str, obs: jax.Array, mask: Any) -> jax.Array:
     With `mask=None` the observed entries are the finite ones. With a mask, every
     entry it marks as observed must be finite.
     """
+    xp = inspect_with(obs, mask)
     if mask is None:
-        return jnp.isfinite(obs)
-    mask = jnp.asarray(mask)
+        return jnp.asarray(xp.isfinite(obs))
     check_shape(who, "mask", mask, jnp.shape(obs), "one entry per observation")
-    mask = mask.astype(bool)
+    mask = xp.asarray(mask).astype(bool)
+    bad = mask & ~xp.isfinite(obs)      # before jnp.asarray: under jit that makes a tracer of it
     return check_values(
-        mask,
-        mask & ~jnp.isfinite(obs),
+        jnp.asarray(mask),
+        bad,
         f"{who} got a non-finite obs where mask marks it observed; set mask to False there "
         "or provide a finite value.",
         detail=first_index,
@@ -174,7 +187,9 @@ def positive_parameter(who: str, name: str, *, allow_zero: bool = False) -> Call
 
     def convert(value: Any) -> jax.Array:
         x = as_float_array(value)
-        bad = ~jnp.isfinite(x) | ((x < 0) if allow_zero else (x <= 0))
+        xp = inspect_with(x)
+        x_ = xp.asarray(x)
+        bad = ~xp.isfinite(x_) | ((x_ < 0) if allow_zero else (x_ <= 0))
         return check_values(x, bad, f"{who} got {name}={describe_value(value)}, expected a finite value {bound}.")
 
     return convert
@@ -185,7 +200,7 @@ def finite_parameter(who: str, name: str) -> Callable[[Any], jax.Array]:
 
     def convert(value: Any) -> jax.Array:
         x = as_float_array(value)
-        return check_values(x, ~jnp.isfinite(x), f"{who} got {name}={describe_value(value)}, expected a finite value.")
+        return check_values(x, ~inspect_with(x).isfinite(x), f"{who} got {name}={describe_value(value)}, expected a finite value.")
 
     return convert
 

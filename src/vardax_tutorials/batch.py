@@ -25,6 +25,8 @@ from ._checks import (
     check_ndim,
     check_shape,
     check_values,
+    first_index,
+    inspect_with,
     index_at_least,
     observation_mask,
     positive_parameter,
@@ -173,35 +175,47 @@ def generate_problem(
     obs_std = positive_parameter(who, "obs_std")(obs_std)
     background_std = positive_parameter(who, "background_std")(background_std)
     fraction = as_float_array(obs_fraction)
+    xp = inspect_with(fraction)
+    f_ = xp.asarray(fraction)
     obs_fraction = check_values(
         fraction,
-        ~((fraction >= 0) & (fraction <= 1)),
+        ~((f_ >= 0) & (f_ <= 1)),
         f"{who} got obs_fraction={describe_value(obs_fraction)}, expected a value in [0, 1].",
     )
     obs_op = MaskedIdentity() if obs_op is None else obs_op
     check_obs_operator(who, obs_op)
 
     sig = model.state_signature
+    if x0 is not None:
+        x0 = check_state(who, "x0", model, x0).astype(sig.dtype)
+    obs_shape = (n_times,) + tuple(jax.eval_shape(obs_op, jax.ShapeDtypeStruct(sig.shape, sig.dtype)).shape)
+    if mask is not None:
+        mask = jnp.asarray(mask)
+        expected = obs_shape[1:] if mask.ndim == 1 else obs_shape
+        check_shape(who, "mask", mask, expected, "(M,) or (T, M), M the observation size")
     k_x0, k_mask, k_obs, k_bg = jr.split(key, 4)
     if x0 is None:
         x0 = jr.normal(k_x0, sig.shape, sig.dtype)
-    else:
-        x0 = check_state(who, "x0", model, x0).astype(sig.dtype)
     if spin_up > 0:
         x0 = rollout(model, x0, spin_up)[-1]
     truth = x0[None] if n_times == 1 else jnp.concatenate([x0[None], rollout(model, x0, n_times - 1)])
-
     clean = jax.vmap(obs_op)(truth)
     if mask is None:
         full_mask = jr.uniform(k_mask, clean.shape) < obs_fraction
     else:
-        full_mask = jnp.broadcast_to(jnp.asarray(mask, bool), clean.shape) if jnp.ndim(mask) == 1 else jnp.asarray(mask, bool)
-        check_shape(who, "mask", full_mask, clean.shape, "(M,) or (T, M), M the observation size")
+        full_mask = jnp.broadcast_to(mask.astype(bool), clean.shape)
     rows = (jnp.arange(n_times) % obs_every == 0)[:, None]
     full_mask = full_mask & rows
     noisy = clean + obs_std * jr.normal(k_obs, clean.shape, clean.dtype)
     obs = jnp.where(full_mask, noisy, jnp.nan)
     background = truth[0] + background_std * jr.normal(k_bg, sig.shape, sig.dtype)
+    truth = check_values(
+        truth,
+        ~inspect_with(truth).isfinite(truth),
+        f"{who}: the model blew up (a non-finite truth state) during the spin-up or the window; "
+        "use a smaller model dt or a starting state x0 nearer the attractor",
+        detail=first_index,
+    )
     return TwinProblem(
         truth=truth,
         obs=obs,

@@ -28,7 +28,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._checks import index_at_least
+from ._checks import index_at_least, is_concrete
 
 __all__ = ["best_time", "count_compiles", "dot_product_test", "jacobian_test", "taylor_test"]
 
@@ -146,16 +146,26 @@ def taylor_test(
     return slope, rems
 
 
-def best_time(fn: Callable[..., Any], *args: Any, repeats: int = 5) -> float:
-    """The best wall-clock time in seconds of `fn(*args)` over `repeats` calls, after one warm-up call.
+def best_time(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: bool = True) -> float:
+    """The best wall-clock time in seconds of `fn(*args)` over `repeats` calls.
 
-    The warm-up call compiles (for a jitted `fn`); each timed call waits for
-    the result with `jax.block_until_ready`. The minimum, not the mean, is the
-    number least disturbed by other work on the machine. Timings are for
-    showing; to assert on cost, count something (`count_compiles`, iterations).
+    With `warmup=True` one untimed call comes first, to compile a jitted `fn`;
+    pass `warmup=False` when `fn` is compiled already (called before with
+    arguments of the same shapes, or compiled ahead of time with
+    `.lower(...).compile()`), so that a long run is not repeated for nothing.
+    Each timed call waits for the result with `jax.block_until_ready`. The
+    minimum, not the mean, is the number least disturbed by other work on the
+    machine. Timings are for showing; to assert on cost, count something
+    (`count_compiles`, iterations).
     """
     repeats = index_at_least("best_time", "repeats", repeats, 1)
-    jax.block_until_ready(fn(*args))
+    if not is_concrete(args):
+        raise TypeError(
+            "best_time got a traced argument: it times calls from Python and cannot run inside "
+            "jax.jit, jax.vmap or jax.grad; call it eagerly, on a jitted fn."
+        )
+    if warmup:
+        jax.block_until_ready(fn(*args))
     times = []
     for _ in range(repeats):
         start = time.perf_counter()

@@ -14,7 +14,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_ndim, check_values, is_concrete
+from .._checks import as_float_array, check_ndim, check_values, inspect_with, is_concrete
 
 __all__ = ["COVARIANCE_TAGS", "DiagonalCovariance", "dense_covariance", "diagonal_covariance"]
 
@@ -34,9 +34,11 @@ def diagonal_covariance(variances: Real[ArrayLike, " n"]) -> "DiagonalCovariance
     """
     variances = as_float_array(variances)
     check_ndim("diagonal_covariance", "variances", variances, 1, "of shape (n,)")
+    xp = inspect_with(variances)
+    v = xp.asarray(variances)
     variances = check_values(
         variances,
-        ~(variances > 0) | ~jnp.isfinite(variances),
+        ~(v > 0) | ~xp.isfinite(v),
         "diagonal_covariance got a variance that is not finite and > 0; expected every variance "
         "to be finite and > 0",
         detail=lambda bad: f"variances[{int(np.argmax(bad))}] = {float(np.asarray(variances)[int(np.argmax(bad))])}",
@@ -68,9 +70,11 @@ def dense_covariance(
         raise ValueError(f"{who} got matrix of shape {(n, m)}, expected a square (n, n) matrix.")
     if not check:
         return lx.MatrixLinearOperator(matrix, COVARIANCE_TAGS)
-    matrix = check_values(matrix, ~jnp.isfinite(matrix), f"{who} got a matrix with non-finite entries.")
-    scale = jnp.maximum(jnp.max(jnp.abs(matrix)), jnp.finfo(matrix.dtype).tiny)
-    asym = jnp.max(jnp.abs(matrix - matrix.T))
+    xp = inspect_with(matrix)
+    a = xp.asarray(matrix)
+    matrix = check_values(matrix, ~xp.isfinite(a), f"{who} got a matrix with non-finite entries.")
+    scale = xp.maximum(xp.max(xp.abs(a)), xp.finfo(a.dtype).tiny)
+    asym = xp.max(xp.abs(a - a.T))
     matrix = check_values(
         matrix,
         asym > rtol * scale,

@@ -17,14 +17,14 @@ step itself in reverse mode).
 
 import abc
 from collections.abc import Callable
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import check_shape, positive_parameter
+from .._checks import check_shape, default_float, positive_parameter
 
 __all__ = ["AbstractModel", "AbstractODEModel", "AbstractRK4Model", "rk4_step", "stepper"]
 
@@ -44,10 +44,13 @@ class AbstractModel(eqx.Module):
     """A discrete forward model $x_{t+1} = M(x_t)$ with a checked `step` and an unchecked `advance`.
 
     Subclasses set the field `dt` and implement `state_size` and
-    `advance(state, dt)` (one step, no checks).
+    `advance(state, dt)` (one step, no checks). A model whose step does not
+    depend on `dt` (a discrete map) sets `uses_dt = False`: its `step` then
+    ignores the `dt` argument instead of checking it.
     """
 
     dt: eqx.AbstractVar[Any]
+    uses_dt: ClassVar[bool] = True
 
     @property
     @abc.abstractmethod
@@ -57,7 +60,7 @@ class AbstractModel(eqx.Module):
     @property
     def state_signature(self) -> jax.ShapeDtypeStruct:
         """Shape and dtype of one state (the dtype follows JAX's x64 flag)."""
-        return jax.ShapeDtypeStruct((self.state_size,), jnp.zeros(()).dtype)
+        return jax.ShapeDtypeStruct((self.state_size,), default_float())
 
     @abc.abstractmethod
     def advance(self, state: Float[Array, " n"], dt: Any) -> Float[Array, " n"]:
@@ -68,7 +71,10 @@ class AbstractModel(eqx.Module):
         who = f"{type(self).__name__}.step"
         state = jnp.asarray(state)
         check_shape(who, "state", state, (self.state_size,), "one model state")
-        dt = self.dt if dt is None else positive_parameter(who, "dt")(dt)
+        if dt is None or not self.uses_dt:
+            dt = self.dt
+        else:
+            dt = positive_parameter(who, "dt")(dt)
         return self.advance(state, dt)
 
 

@@ -5,13 +5,20 @@ With a linear model, a linear observation operator and Gaussian errors, strong
 Kalman/RTS smoother with model error; Parts 7 and 8 check both against it.
 """
 
-from typing import Any
+from typing import Any, ClassVar
 
 import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_ndim, check_shape, check_values, first_index, positive_parameter
+from .._checks import (
+    as_float_array,
+    check_ndim,
+    check_values,
+    first_index,
+    inspect_with,
+    positive_parameter,
+)
 from .base import AbstractModel
 
 __all__ = ["LinearModel"]
@@ -19,12 +26,14 @@ __all__ = ["LinearModel"]
 
 def _square_matrix(matrix: Any) -> Float[Array, "n n"]:
     matrix = as_float_array(matrix)
+    if jnp.issubdtype(matrix.dtype, jnp.complexfloating):
+        raise TypeError(f"LinearModel got a complex matrix (dtype {matrix.dtype}), expected a real (n, n) array.")
     check_ndim("LinearModel", "matrix", matrix, 2, "(the one-step map M)")
     if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"LinearModel got matrix of shape {matrix.shape}, expected a square (n, n) array.")
     return check_values(
         matrix,
-        ~jnp.isfinite(matrix),
+        ~inspect_with(matrix).isfinite(matrix),
         "LinearModel got a non-finite matrix; expected finite values everywhere.",
         detail=first_index,
     )
@@ -44,17 +53,12 @@ class LinearModel(AbstractModel):
     """
 
     matrix: Float[Array, "n n"] = eqx.field(converter=_square_matrix)
+    uses_dt: ClassVar[bool] = False
     dt: Float[Array, ""] = eqx.field(default=1.0, converter=positive_parameter("LinearModel", "dt"))
 
     @property
     def state_size(self) -> int:
         return self.matrix.shape[0]
-
-    def step(self, state: Real[ArrayLike, " n"], dt: Any = None) -> Float[Array, " n"]:
-        """$M x$, after checking the state's shape (`dt` is ignored)."""
-        state = jnp.asarray(state)
-        check_shape("LinearModel.step", "state", state, (self.state_size,), "one model state")
-        return self.advance(state, dt)
 
     def advance(self, state: Real[ArrayLike, " n"], dt: Any) -> Float[Array, " n"]:
         del dt
