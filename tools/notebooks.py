@@ -132,8 +132,12 @@ class _RemoteResources(HTMLParser):
                 self.remote.append(f"<link rel={a['rel']} href={a['href']}>")
 
 
+# A stylesheet's own remote loads: `@import "https://..."`, `@import url(//...)`, `url(https://...)`.
+_CSS_REMOTE = re.compile(r"""(?:@import\s+(?:url\(\s*)?|url\(\s*)["']?((?:https?:)?//[^"')\s;]+)""", re.IGNORECASE)
+
+
 def offline_check(html_dir: Path) -> list[str]:
-    """Every remote script or stylesheet a built page would load (empty when the book works offline)."""
+    """Every remote script, stylesheet or CSS import a built page would load (empty when the book works offline)."""
     pages = sorted(html_dir.rglob("*.html"))
     if not pages:
         return [f"{html_dir}: no HTML pages found (build the book first)"]
@@ -142,6 +146,9 @@ def offline_check(html_dir: Path) -> list[str]:
         parser = _RemoteResources()
         parser.feed(page.read_text(encoding="utf-8"))
         problems += [f"{page.relative_to(html_dir)}: loads {r}" for r in parser.remote]
+    for sheet in sorted(html_dir.rglob("*.css")):
+        found = _CSS_REMOTE.findall(sheet.read_text(encoding="utf-8", errors="replace"))
+        problems += [f"{sheet.relative_to(html_dir)}: loads {url}" for url in found]
     mathjax = html_dir / "_static" / "mathjax" / "tex-chtml.js"
     if not mathjax.exists():
         problems.append(f"{mathjax.relative_to(html_dir)} is missing: the maths would not render")
@@ -167,18 +174,22 @@ def _completed(nb) -> bool:
     return ran and not raised
 
 
-def _execute(args: tuple[str, int]) -> tuple[str, object, float, str | None]:
-    """Execute one notebook in its own folder (a worker of `fill_cache`)."""
+def _execute(args: tuple[str, object, int]) -> tuple[str, object, float, str | None]:
+    """Execute one notebook (as `_read_for_book` read it) in its own folder: a worker of `fill_cache`."""
     from jupyter_cache.executors.utils import single_nb_execution
 
-    md, timeout = Path(args[0]), args[1]
-    nb = _read_for_book(md)
-    result = single_nb_execution(nb, cwd=str(md.parent), timeout=timeout, allow_errors=False, meta_override=True)
-    return str(md), nb, result.time, (result.exc_string if result.err is not None else None)
+    md, nb, timeout = args
+    result = single_nb_execution(nb, cwd=str(Path(md).parent), timeout=timeout, allow_errors=False, meta_override=True)
+    return md, nb, result.time, (result.exc_string if result.err is not None else None)
 
 
-def fill_cache(cache_dir: Path, executed_dir: Path, jobs: int = 2, timeout: int = 300) -> list[str]:
-    """Fill the jupyter-cache `jupyter-book build` reads; return the notebooks that failed."""
+def fill_cache(cache_dir: Path, executed_dir: Path, jobs: int = 2, timeout: int | None = None) -> list[str]:
+    """Fill the jupyter-cache `jupyter-book build` reads; return the notebooks that failed.
+
+    `timeout` (seconds per cell) defaults to the book's own, `execute.timeout` in `_config.yml`.
+    """
+    if timeout is None:
+        timeout = int(yaml.safe_load((ROOT / "_config.yml").read_text())["execute"]["timeout"])
     from concurrent.futures import ProcessPoolExecutor
 
     from jupyter_cache import get_cache
@@ -203,11 +214,11 @@ def fill_cache(cache_dir: Path, executed_dir: Path, jobs: int = 2, timeout: int 
                 cache.cache_notebook_bundle(CacheBundleIn(nb, str(md)), check_validity=False, overwrite=True)
                 reused += 1
                 continue
-        to_run.append(str(md))
+        to_run.append((str(md), nb))
     print(f"jupyter-cache: {reused} notebooks taken from {executed_dir}, {len(to_run)} to execute")
     failed = []
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        for md, nb, seconds, error in pool.map(_execute, [(m, timeout) for m in to_run]):
+        for md, nb, seconds, error in pool.map(_execute, [(m, nb, timeout) for m, nb in to_run]):
             rel = Path(md).relative_to(ROOT)
             if error is not None:
                 print(f"FAILED {rel}\n{error}")
