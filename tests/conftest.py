@@ -6,8 +6,14 @@ enforced in the tests, not only documented. The hook must be installed before
 the package is first imported, hence here, before any test module imports it.
 """
 
-import jax
-import jaxtyping
+import os
+
+# The notebooks' set-up cell uses XLA's older CPU code generator too: it compiles the
+# many small programs of the tests faster (set before JAX creates its CPU backend).
+os.environ.setdefault("XLA_FLAGS", "--xla_cpu_use_fusion_emitters=false")
+
+import jax  # noqa: E402
+import jaxtyping  # noqa: E402
 
 jaxtyping.install_import_hook(["vardax_tutorials"], "beartype.beartype")
 
