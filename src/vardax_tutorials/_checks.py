@@ -50,6 +50,13 @@ def inspect_with(*arrays: Any) -> ModuleType:
     return np if is_concrete(*arrays) else jnp
 
 
+def outside_unit_interval(x: Any) -> Any:
+    """The `bad` mask of a value that must lie in [0, 1]: True outside it or where not finite."""
+    xp = inspect_with(x)
+    v = xp.asarray(x)
+    return ~((v >= 0) & (v <= 1))
+
+
 def check_values(
     x: Any,
     bad: Any,
@@ -150,7 +157,10 @@ def observation_mask(who: str, obs: jax.Array, mask: Any) -> jax.Array:
     """
     xp = inspect_with(obs, mask)
     if mask is None:
-        return jnp.asarray(xp.isfinite(obs))
+        # NumPy only where obs is concrete and on the host: a GPU array would make a round trip.
+        if xp is np and (not isinstance(obs, jax.Array) or all(d.platform == "cpu" for d in obs.devices())):
+            return jnp.asarray(np.isfinite(obs))
+        return jnp.isfinite(obs)
     check_shape(who, "mask", mask, jnp.shape(obs), "one entry per observation")
     mask = xp.asarray(mask).astype(bool)
     bad = mask & ~xp.isfinite(obs)      # before jnp.asarray: under jit that makes a tracer of it

@@ -29,6 +29,7 @@ from ._checks import (
     inspect_with,
     index_at_least,
     observation_mask,
+    outside_unit_interval,
     positive_parameter,
 )
 from .covariance import DiagonalCovariance, diagonal_covariance
@@ -175,11 +176,9 @@ def generate_problem(
     obs_std = positive_parameter(who, "obs_std")(obs_std)
     background_std = positive_parameter(who, "background_std")(background_std)
     fraction = as_float_array(obs_fraction)
-    xp = inspect_with(fraction)
-    f_ = xp.asarray(fraction)
     obs_fraction = check_values(
         fraction,
-        ~((f_ >= 0) & (f_ <= 1)),
+        outside_unit_interval(fraction),
         f"{who} got obs_fraction={describe_value(obs_fraction)}, expected a value in [0, 1].",
     )
     obs_op = MaskedIdentity() if obs_op is None else obs_op

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_finite, check_shape, check_values, first_index, inspect_with
+from .._checks import as_float_array, check_finite, check_shape, check_values, first_index, outside_unit_interval
 from .base import AbstractObservationOperator, apply_mask
 
 __all__ = ["AveragingKernel"]
@@ -58,11 +58,9 @@ class AveragingKernel(AbstractObservationOperator):
         check_shape(who, "h", h, (n,), "one entry per column of A")
         self.A = A
         self.prior_profile = check_finite(who, "prior_profile", prior_profile)
-        xp = inspect_with(h)
-        h_ = xp.asarray(h)
         self.h = check_values(
             h.astype(prior_profile.dtype),
-            ~((h_ >= 0) & (h_ <= 1)),
+            outside_unit_interval(h),
             f"{who} got h outside [0, 1] (or not finite); expected a sensitivity in [0, 1] per level.",
             detail=first_index,
         )
