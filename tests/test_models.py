@@ -205,6 +205,14 @@ def test_best_time_calls_warm_up_then_repeats():
         jax.jit(lambda x: vdx.best_time(fn, x))(1.0)
 
 
+def test_best_time_leaves_out_calls_that_compile():
+    square = jax.jit(lambda x: x * x)
+    with pytest.raises(RuntimeError, match="every one of the 1 timed calls compiled"):
+        vdx.best_time(square, jnp.ones(7), repeats=1, warmup=False)     # not compiled for (7,) yet
+    assert vdx.best_time(square, jnp.ones(7), repeats=1, warmup=False) >= 0.0   # compiled now
+    assert vdx.best_time(square, jnp.ones(9), repeats=2, warmup=False) >= 0.0   # the second call counts
+
+
 def test_two_level_twin_observes_only_the_slow_variables():
     model = vdx.Lorenz96TwoLevel(K=4, J=4, dt=0.005)
     problem = vdx.two_level_twin(model, key=jr.key(3), n_times=5, obs_std=0.5, background_std=1.0, spin_up=50)

@@ -153,7 +153,9 @@ def best_time(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: bool
     pass `warmup=False` when `fn` is compiled already (called before with
     arguments of the same shapes, or compiled ahead of time with
     `.lower(...).compile()`), so that a long run is not repeated for nothing.
-    Each timed call waits for the result with `jax.block_until_ready`. The
+    A timed call that compiles a program is left out of the minimum, and if
+    every one does, `RuntimeError`. Each timed call waits for the result with
+    `jax.block_until_ready`. The
     minimum, not the mean, is the number least disturbed by other work on the
     machine. Timings are for showing; to assert on cost, count something
     (`count_compiles`, iterations).
@@ -168,9 +170,17 @@ def best_time(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: bool
         jax.block_until_ready(fn(*args))
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        jax.block_until_ready(fn(*args))
-        times.append(time.perf_counter() - start)
+        with count_compiles() as compiles:
+            start = time.perf_counter()
+            jax.block_until_ready(fn(*args))
+            elapsed = time.perf_counter() - start
+        if compiles.count == 0:          # a call that compiled times the compiler, not fn
+            times.append(elapsed)
+    if not times:
+        raise RuntimeError(
+            f"best_time: every one of the {repeats} timed calls compiled a program, so none times fn alone; "
+            "with warmup=False, fn must be compiled already for these arguments (or pass warmup=True)."
+        )
     return min(times)
 
 
