@@ -50,6 +50,18 @@ def inspect_with(*arrays: Any) -> ModuleType:
     return np if is_concrete(*arrays) else jnp
 
 
+def not_finite(x: Any) -> Any:
+    """The `bad` mask of a value that must be finite."""
+    return ~inspect_with(x).isfinite(x)
+
+
+def not_finite_positive(x: Any, *, allow_zero: bool = False) -> Any:
+    """The `bad` mask of a value that must be finite and > 0 (or >= 0)."""
+    xp = inspect_with(x)
+    v = xp.asarray(x)
+    return ~xp.isfinite(v) | ((v < 0) if allow_zero else (v <= 0))
+
+
 def outside_unit_interval(x: Any) -> Any:
     """The `bad` mask of a value that must lie in [0, 1]: True outside it or where not finite."""
     xp = inspect_with(x)
@@ -89,9 +101,8 @@ def first_index(bad: np.ndarray) -> str:
 
 def check_finite(who: str, name: str, x: Any) -> Any:
     """`x` with every entry finite (see `check_values`)."""
-    xp = inspect_with(x)
     return check_values(
-        x, ~xp.isfinite(x), f"{who} got a non-finite {name}; expected finite values everywhere.", detail=first_index
+        x, not_finite(x), f"{who} got a non-finite {name}; expected finite values everywhere.", detail=first_index
     )
 
 
@@ -197,9 +208,7 @@ def positive_parameter(who: str, name: str, *, allow_zero: bool = False) -> Call
 
     def convert(value: Any) -> jax.Array:
         x = as_float_array(value)
-        xp = inspect_with(x)
-        x_ = xp.asarray(x)
-        bad = ~xp.isfinite(x_) | ((x_ < 0) if allow_zero else (x_ <= 0))
+        bad = not_finite_positive(x, allow_zero=allow_zero)
         return check_values(x, bad, f"{who} got {name}={describe_value(value)}, expected a finite value {bound}.")
 
     return convert
@@ -210,7 +219,7 @@ def finite_parameter(who: str, name: str) -> Callable[[Any], jax.Array]:
 
     def convert(value: Any) -> jax.Array:
         x = as_float_array(value)
-        return check_values(x, ~inspect_with(x).isfinite(x), f"{who} got {name}={describe_value(value)}, expected a finite value.")
+        return check_values(x, not_finite(x), f"{who} got {name}={describe_value(value)}, expected a finite value.")
 
     return convert
 

@@ -26,8 +26,8 @@ from ._checks import (
     check_shape,
     check_values,
     first_index,
-    inspect_with,
     index_at_least,
+    not_finite,
     observation_mask,
     outside_unit_interval,
     positive_parameter,
@@ -210,7 +210,7 @@ def generate_problem(
     background = truth[0] + background_std * jr.normal(k_bg, sig.shape, sig.dtype)
     truth = check_values(
         truth,
-        ~inspect_with(truth).isfinite(truth),
+        not_finite(truth),
         f"{who}: the model blew up (a non-finite truth state) during the spin-up or the window; "
         "use a smaller model dt or a starting state x0 nearer the attractor",
         detail=first_index,

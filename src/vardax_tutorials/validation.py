@@ -155,10 +155,9 @@ def best_time(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: bool
     `.lower(...).compile()`), so that a long run is not repeated for nothing.
     A timed call that compiles a program is left out of the minimum, and if
     every one does, `RuntimeError`. Each timed call waits for the result with
-    `jax.block_until_ready`. The
-    minimum, not the mean, is the number least disturbed by other work on the
-    machine. Timings are for showing; to assert on cost, count something
-    (`count_compiles`, iterations).
+    `jax.block_until_ready`. The minimum, not the mean, is the number least
+    disturbed by other work on the machine. Timings are for showing; to assert
+    on cost, count something (`count_compiles`, iterations).
     """
     repeats = index_at_least("best_time", "repeats", repeats, 1)
     if not is_concrete(args):

@@ -14,7 +14,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_ndim, check_values, inspect_with, is_concrete
+from .._checks import as_float_array, check_ndim, check_values, inspect_with, is_concrete, not_finite_positive
 
 __all__ = ["COVARIANCE_TAGS", "DiagonalCovariance", "dense_covariance", "diagonal_covariance"]
 
@@ -34,11 +34,9 @@ def diagonal_covariance(variances: Real[ArrayLike, " n"]) -> "DiagonalCovariance
     """
     variances = as_float_array(variances)
     check_ndim("diagonal_covariance", "variances", variances, 1, "of shape (n,)")
-    xp = inspect_with(variances)
-    v = xp.asarray(variances)
     variances = check_values(
         variances,
-        ~(v > 0) | ~xp.isfinite(v),
+        not_finite_positive(variances),
         "diagonal_covariance got a variance that is not finite and > 0; expected every variance "
         "to be finite and > 0",
         detail=lambda bad: f"variances[{int(np.argmax(bad))}] = {float(np.asarray(variances)[int(np.argmax(bad))])}",

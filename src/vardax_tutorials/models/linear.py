@@ -11,14 +11,7 @@ import equinox as eqx
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import (
-    as_float_array,
-    check_ndim,
-    check_values,
-    first_index,
-    inspect_with,
-    positive_parameter,
-)
+from .._checks import as_float_array, check_finite, check_ndim, positive_parameter
 from .base import AbstractModel
 
 __all__ = ["LinearModel"]
@@ -31,12 +24,7 @@ def _square_matrix(matrix: Any) -> Float[Array, "n n"]:
     check_ndim("LinearModel", "matrix", matrix, 2, "(the one-step map M)")
     if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"LinearModel got matrix of shape {matrix.shape}, expected a square (n, n) array.")
-    return check_values(
-        matrix,
-        ~inspect_with(matrix).isfinite(matrix),
-        "LinearModel got a non-finite matrix; expected finite values everywhere.",
-        detail=first_index,
-    )
+    return check_finite("LinearModel", "matrix", matrix)
 
 
 class LinearModel(AbstractModel):
