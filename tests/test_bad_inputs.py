@@ -61,6 +61,7 @@ the `*-indefinite-B` and `*-singular-B` cases).
 | advection-zero-length | ValueError | ejv |
 | linear-model-complex | TypeError | ejv |
 | twin-blows-up | ValueError | ejv |
+| twin-blows-up-background | ValueError | ejv |
 | step-state-shape | ValueError | ejv |
 | step-negative-dt | ValueError | ejv |
 | rollout-zero-steps | ValueError | ejv |
@@ -312,6 +313,8 @@ CASES = [
     Case("linear-model-complex", lambda x: vdx.LinearModel(jnp.eye(3) * (1 + 1j)), (XB,), TypeError,
          r"LinearModel got a complex matrix"),
     Case("twin-blows-up", lambda x: vdx.generate_problem(vdx.Lorenz63(dt=0.5), key=jax.random.key(0), n_times=40, x0=x, spin_up=0).truth,
+         (jnp.array([1.0, 2.0, 30.0]),), ValueError, r"generate_problem: the model blew up \(a non-finite truth state\)"),
+    Case("twin-blows-up-background", lambda x: vdx.generate_problem(vdx.Lorenz63(dt=0.5), key=jax.random.key(0), n_times=40, x0=x, spin_up=0).background,
          (jnp.array([1.0, 2.0, 30.0]),), ValueError, r"generate_problem: the model blew up \(a non-finite truth state\)"),
     Case("step-state-shape", lambda x: L63.step(x), (jnp.ones(4),), ValueError, r"Lorenz63.step got state of shape \(4,\), expected \(3,\)"),
     Case("step-negative-dt", lambda dt: L63.step(XB, dt), (jnp.array(-0.1),), ValueError, r"Lorenz63.step got dt=.*expected a finite value > 0"),

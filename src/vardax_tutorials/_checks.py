@@ -43,11 +43,17 @@ def is_concrete(*arrays: Any) -> bool:
 def inspect_with(*arrays: Any) -> ModuleType:
     """The array namespace to compute a check's `bad` mask with.
 
-    NumPy when every argument is concrete, so that an eager check compiles no
-    XLA program (each small `jnp` operation on a new shape compiles one, about
-    50 ms on a laptop CPU); `jax.numpy` when any argument is traced.
+    NumPy when every argument is concrete and in host memory, so that an eager
+    check compiles no XLA program (each small `jnp` operation on a new shape
+    compiles one, about 50 ms on a laptop CPU); `jax.numpy` when any argument
+    is traced, or lives on an accelerator (where NumPy would copy it back).
     """
-    return np if is_concrete(*arrays) else jnp
+    leaves = jax.tree_util.tree_leaves(arrays)
+    if any(isinstance(a, jax.core.Tracer) for a in leaves):
+        return jnp
+    # An array on an accelerator is checked where it lives: NumPy would copy it to the host.
+    on_host = all(not isinstance(a, jax.Array) or all(d.platform == "cpu" for d in a.devices()) for a in leaves)
+    return np if on_host else jnp
 
 
 def not_finite(x: Any) -> Any:
@@ -59,14 +65,16 @@ def not_finite_positive(x: Any, *, allow_zero: bool = False) -> Any:
     """The `bad` mask of a value that must be finite and > 0 (or >= 0)."""
     xp = inspect_with(x)
     v = xp.asarray(x)
-    return ~xp.isfinite(v) | ((v < 0) if allow_zero else (v <= 0))
+    with np.errstate(invalid="ignore"):          # NaN compares False: it is caught by isfinite
+        return ~xp.isfinite(v) | ((v < 0) if allow_zero else (v <= 0))
 
 
 def outside_unit_interval(x: Any) -> Any:
     """The `bad` mask of a value that must lie in [0, 1]: True outside it or where not finite."""
     xp = inspect_with(x)
     v = xp.asarray(x)
-    return ~((v >= 0) & (v <= 1))
+    with np.errstate(invalid="ignore"):          # NaN compares False, so it counts as outside
+        return ~((v >= 0) & (v <= 1))
 
 
 def check_values(
@@ -168,10 +176,7 @@ def observation_mask(who: str, obs: jax.Array, mask: Any) -> jax.Array:
     """
     xp = inspect_with(obs, mask)
     if mask is None:
-        # NumPy only where obs is concrete and on the host: a GPU array would make a round trip.
-        if xp is np and (not isinstance(obs, jax.Array) or all(d.platform == "cpu" for d in obs.devices())):
-            return jnp.asarray(np.isfinite(obs))
-        return jnp.isfinite(obs)
+        return jnp.asarray(xp.isfinite(obs))
     check_shape(who, "mask", mask, jnp.shape(obs), "one entry per observation")
     mask = xp.asarray(mask).astype(bool)
     bad = mask & ~xp.isfinite(obs)      # before jnp.asarray: under jit that makes a tracer of it

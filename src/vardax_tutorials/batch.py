@@ -198,6 +198,14 @@ def generate_problem(
     if spin_up > 0:
         x0 = rollout(model, x0, spin_up)[-1]
     truth = x0[None] if n_times == 1 else jnp.concatenate([x0[None], rollout(model, x0, n_times - 1)])
+    # Checked before obs and background are built from it, so that under jit the check reaches every output.
+    truth = check_values(
+        truth,
+        not_finite(truth),
+        f"{who}: the model blew up (a non-finite truth state) during the spin-up or the window; "
+        "use a smaller model dt or a starting state x0 nearer the attractor",
+        detail=first_index,
+    )
     clean = jax.vmap(obs_op)(truth)
     if mask is None:
         full_mask = jr.uniform(k_mask, clean.shape) < obs_fraction
@@ -208,13 +216,6 @@ def generate_problem(
     noisy = clean + obs_std * jr.normal(k_obs, clean.shape, clean.dtype)
     obs = jnp.where(full_mask, noisy, jnp.nan)
     background = truth[0] + background_std * jr.normal(k_bg, sig.shape, sig.dtype)
-    truth = check_values(
-        truth,
-        not_finite(truth),
-        f"{who}: the model blew up (a non-finite truth state) during the spin-up or the window; "
-        "use a smaller model dt or a starting state x0 nearer the attractor",
-        detail=first_index,
-    )
     return TwinProblem(
         truth=truth,
         obs=obs,

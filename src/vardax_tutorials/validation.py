@@ -160,7 +160,7 @@ def best_time(fn: Callable[..., Any], *args: Any, repeats: int = 5, warmup: bool
     on cost, count something (`count_compiles`, iterations).
     """
     repeats = index_at_least("best_time", "repeats", repeats, 1)
-    if not is_concrete(args):
+    if not is_concrete(fn, args):     # fn too: a Module with traced fields
         raise TypeError(
             "best_time got a traced argument: it times calls from Python and cannot run inside "
             "jax.jit, jax.vmap or jax.grad; call it eagerly, on a jitted fn."

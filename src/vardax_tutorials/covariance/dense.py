@@ -14,7 +14,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_ndim, check_values, inspect_with, is_concrete, not_finite_positive
+from .._checks import as_float_array, check_ndim, check_values, inspect_with, is_concrete, not_finite, not_finite_positive
 
 __all__ = ["COVARIANCE_TAGS", "DiagonalCovariance", "dense_covariance", "diagonal_covariance"]
 
@@ -70,8 +70,8 @@ def dense_covariance(
         return lx.MatrixLinearOperator(matrix, COVARIANCE_TAGS)
     xp = inspect_with(matrix)
     a = xp.asarray(matrix)
-    matrix = check_values(matrix, ~xp.isfinite(a), f"{who} got a matrix with non-finite entries.")
-    scale = xp.maximum(xp.max(xp.abs(a)), xp.finfo(a.dtype).tiny)
+    matrix = check_values(matrix, not_finite(a), f"{who} got a matrix with non-finite entries.")
+    scale = xp.maximum(xp.max(xp.abs(a)), jnp.finfo(a.dtype).tiny)   # jnp.finfo knows bfloat16
     asym = xp.max(xp.abs(a - a.T))
     matrix = check_values(
         matrix,
