@@ -24,12 +24,15 @@ the `*-indefinite-B` and `*-singular-B` cases).
 | diagonal-zero-variance | ValueError | ejv |
 | diagonal-nan-variance | ValueError | ejv |
 | diagonal-2d | ValueError | ejv |
+| diagonal-complex | TypeError | ejv |
 | dense-not-square | ValueError | ejv |
 | dense-not-symmetric | ValueError | ejv |
 | dense-nan | ValueError | ejv |
+| dense-complex | TypeError | ejv |
 | dense-indefinite | ValueError | e |
 | matern-negative-length | ValueError | ejv |
 | matern-zero-variance | ValueError | ejv |
+| matern-complex-variance | TypeError | ejv |
 | matern-negative-period | ValueError | ejv |
 | matern-nan-coords | ValueError | ejv |
 | matern-bad-nu | ValueError | ejv |
@@ -45,6 +48,7 @@ the `*-indefinite-B` and `*-singular-B` cases).
 | masked-identity-mask-shape | ValueError | ejv |
 | averaging-kernel-h-above-1 | ValueError | ejv |
 | averaging-kernel-h-nan | ValueError | ejv |
+| averaging-kernel-h-complex | TypeError | ejv |
 | averaging-kernel-prior_profile-nan | ValueError | ejv |
 | averaging-kernel-A-nan | ValueError | ejv |
 | averaging-kernel-prior_profile-shape | ValueError | ejv |
@@ -93,6 +97,7 @@ the `*-indefinite-B` and `*-singular-B` cases).
 | oi-not-a-batch | TypeError | ejv |
 | oi-singular-system | RuntimeError | ejv |
 | 3dvar-singular-B | ValueError | ejv |
+| 3dvar-complex-background | TypeError | ejv |
 | 3dvar-indefinite-B | ValueError | ejv |
 | 3dvar-singular-R | ValueError | ejv |
 | 3dvar-not-converged | RuntimeError | ejv |
@@ -244,18 +249,24 @@ CASES = [
     Case("diagonal-nan-variance", lambda v: vdx.diagonal_covariance(v), (NAN3,), ValueError, r"not finite and > 0"),
     Case("diagonal-2d", lambda v: vdx.diagonal_covariance(v), (jnp.ones((2, 2)),),
          ValueError, r"variances of shape \(2, 2\), expected a 1-D array"),
+    Case("diagonal-complex", lambda v: vdx.diagonal_covariance(v), (I3 * (1 + 1j),), TypeError,
+         r"diagonal_covariance got a complex variances \(dtype complex\d+\); expected real values"),
     Case("dense-not-square", lambda m: vdx.dense_covariance(m), (jnp.ones((2, 3)),),
          ValueError, r"matrix of shape \(2, 3\), expected a square"),
     Case("dense-not-symmetric", lambda m: vdx.dense_covariance(m), (jnp.array([[1.0, 0.5], [0.0, 1.0]]),),
          ValueError, r"non-symmetric matrix"),
     Case("dense-nan", lambda m: vdx.dense_covariance(m), (jnp.array([[1.0, jnp.nan], [jnp.nan, 1.0]]),),
          ValueError, r"non-finite entries"),
+    Case("dense-complex", lambda m: vdx.dense_covariance(m), (jnp.eye(3) * (1 + 0j),), TypeError,
+         r"dense_covariance got a complex matrix"),
     Case("dense-indefinite", lambda m: vdx.dense_covariance(m), (INDEFINITE,),
          ValueError, r"not positive semidefinite: smallest eigenvalue", modes="e"),
     Case("matern-negative-length", lambda ell: vdx.matern_covariance(jnp.arange(4.0), length_scale=ell),
          (jnp.array(-1.0),), ValueError, r"length_scale=.*expected a finite value > 0"),
     Case("matern-zero-variance", lambda v: vdx.matern_covariance(jnp.arange(4.0), variance=v), (jnp.array(0.0),),
          ValueError, r"variance=.*expected a finite value > 0"),
+    Case("matern-complex-variance", lambda v: vdx.matern_covariance(jnp.arange(4.0), variance=v), (jnp.array(1.0 + 1j),),
+         TypeError, r"MaternCovariance got a complex variance"),
     Case("matern-negative-period", lambda p: vdx.matern_covariance(jnp.arange(4.0), period=p), (jnp.array(-1.0),),
          ValueError, r"period=.*expected a finite value > 0"),
     Case("matern-nan-coords", lambda c: vdx.matern_covariance(c), (jnp.array([0.0, jnp.nan, 2.0]),),
@@ -287,6 +298,8 @@ CASES = [
          ValueError, r"h outside \[0, 1\]"),
     Case("averaging-kernel-h-nan", lambda h: vdx.AveragingKernel(jnp.eye(3), I3, h), (NAN3,),
          ValueError, r"h outside \[0, 1\] \(or not finite\)"),
+    Case("averaging-kernel-h-complex", lambda h: vdx.AveragingKernel(jnp.eye(3), I3, h), (0.5 * I3 * (1 + 1j),),
+         TypeError, r"AveragingKernel got a complex h"),
     Case("averaging-kernel-prior_profile-nan", lambda xa: oi(vdx.AveragingKernel(jnp.eye(3), xa, 0.5 * I3)).analyse(XB, Y),
          (NAN3,), ValueError, r"AveragingKernel got a non-finite prior_profile"),
     Case("averaging-kernel-A-nan", lambda a: vdx.AveragingKernel(a, I3, I3), (jnp.eye(3).at[0, 1].set(jnp.nan),),
@@ -361,6 +374,8 @@ CASES = [
     # 3DVar
     Case("3dvar-singular-B", lambda x: threedvar(B=dense(SINGULAR)).analyse(x, Y), (XB,), ValueError,
          r"ThreeDVar: prior_cov cannot be whitened .*B must be positive definite"),
+    Case("3dvar-complex-background", lambda x: threedvar().analyse(x, Y), (XB * (1 + 1j),), TypeError,
+         r"ThreeDVar got a complex background"),
     Case("3dvar-indefinite-B", lambda x: threedvar(B=dense(INDEFINITE)).analyse(x, Y), (XB,), ValueError,
          r"ThreeDVar: prior_cov cannot be whitened"),
     Case("3dvar-singular-R", lambda x: threedvar(R=dense(SINGULAR)).analyse(x, Y), (XB,), ValueError,

@@ -146,10 +146,21 @@ def float_dtype(*arrays: Any) -> np.dtype:
     return dtype if jnp.issubdtype(dtype, jnp.floating) else default_float()
 
 
-def as_float_array(x: Any) -> jax.Array:
-    """`jnp.asarray(x)`, with integer and boolean input cast to the default float."""
-    x = jnp.asarray(x)
-    return x if jnp.issubdtype(x.dtype, jnp.inexact) else x.astype(default_float())
+def as_float_array(x: Any, who: str, name: str) -> jax.Array:
+    """`jnp.asarray(x)`, with integer and boolean input cast to the default float; complex input refused.
+
+    Every value the library checks is real: a complex array would pass the
+    range checks on its real part and then give complex (wrong) results.
+    """
+    x = check_real(who, name, jnp.asarray(x))
+    return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(default_float())
+
+
+def check_real(who: str, name: str, x: jax.Array) -> jax.Array:
+    """`x`, refused with a `TypeError` if it is complex."""
+    if jnp.issubdtype(x.dtype, jnp.complexfloating):
+        raise TypeError(f"{who} got a complex {name} (dtype {x.dtype}); expected real values.")
+    return x
 
 
 def cast_floating(tree: Any, dtype: Any) -> Any:
@@ -212,7 +223,7 @@ def positive_parameter(who: str, name: str, *, allow_zero: bool = False) -> Call
     bound = ">= 0" if allow_zero else "> 0"
 
     def convert(value: Any) -> jax.Array:
-        x = as_float_array(value)
+        x = as_float_array(value, who, name)
         bad = not_finite_positive(x, allow_zero=allow_zero)
         return check_values(x, bad, f"{who} got {name}={describe_value(value)}, expected a finite value {bound}.")
 
@@ -223,7 +234,7 @@ def finite_parameter(who: str, name: str) -> Callable[[Any], jax.Array]:
     """A field converter: the value as an array, checked finite."""
 
     def convert(value: Any) -> jax.Array:
-        x = as_float_array(value)
+        x = as_float_array(value, who, name)
         return check_values(x, not_finite(x), f"{who} got {name}={describe_value(value)}, expected a finite value.")
 
     return convert
@@ -288,7 +299,7 @@ def check_forward(who: str, forward: Any) -> None:
 
 def check_state(who: str, name: str, forward: Any, x: Any) -> jax.Array:
     """One finite model state of the shape `forward.state_signature` gives, as a float array."""
-    x = as_float_array(x)
+    x = as_float_array(x, who, name)
     check_shape(who, name, x, tuple(forward.state_signature.shape), "one model state")
     return check_finite(who, name, x)
 
@@ -343,7 +354,8 @@ def prepare_window(who: str, forward: Any, obs_op: Any, state_size: int, obs_siz
 
 
 def _common_dtype_and_mask(who: str, background: jax.Array, obs: jax.Array, mask: Any):
-    """Refuse a non-finite background; cast both to one float dtype; validate the mask."""
+    """Refuse a complex or non-finite background; cast both to one float dtype; validate the mask."""
+    background, obs = check_real(who, "background", background), check_real(who, "obs", obs)
     dtype = float_dtype(background, obs)
     background = check_finite(who, "background", background.astype(dtype))
     obs = obs.astype(dtype)
@@ -355,7 +367,7 @@ def initial_point(who: str, background: jax.Array, init: Any) -> jax.Array:
     """The minimiser's starting point: `init` (checked to be one finite state) or the background."""
     if init is None:
         return background
-    x0 = jnp.asarray(init)
+    x0 = check_real(who, "init", jnp.asarray(init))
     check_shape(who, "init", x0, background.shape, "one state")
     return check_finite(who, "init", x0.astype(background.dtype))
 

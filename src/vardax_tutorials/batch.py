@@ -175,7 +175,7 @@ def generate_problem(
     spin_up = index_at_least(who, "spin_up", spin_up, 0)
     obs_std = positive_parameter(who, "obs_std")(obs_std)
     background_std = positive_parameter(who, "background_std")(background_std)
-    fraction = as_float_array(obs_fraction)
+    fraction = as_float_array(obs_fraction, who, "obs_fraction")
     obs_fraction = check_values(
         fraction,
         outside_unit_interval(fraction),

@@ -32,7 +32,7 @@ def diagonal_covariance(variances: Real[ArrayLike, " n"]) -> "DiagonalCovariance
         A `DiagonalCovariance`: a `lx.DiagonalLinearOperator` that lineax knows
         to be symmetric and positive semidefinite.
     """
-    variances = as_float_array(variances)
+    variances = as_float_array(variances, "diagonal_covariance", "variances")
     check_ndim("diagonal_covariance", "variances", variances, 1, "of shape (n,)")
     variances = check_values(
         variances,
@@ -61,7 +61,7 @@ def dense_covariance(
         A `lx.MatrixLinearOperator` tagged symmetric and positive semidefinite.
     """
     who = "dense_covariance"
-    matrix = as_float_array(matrix)
+    matrix = as_float_array(matrix, who, "matrix")
     check_ndim(who, "matrix", matrix, 2, "of shape (n, n)")
     n, m = matrix.shape
     if n != m:

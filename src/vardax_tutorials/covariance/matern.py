@@ -89,7 +89,7 @@ class MaternCovariance(lx.MatrixLinearOperator):
         length_scale = positive_parameter(who, "length_scale")(length_scale)
         if period is not None:
             period = positive_parameter(who, "period")(period)
-        coords = as_float_array(coords)
+        coords = as_float_array(coords, who, "coords")
         if coords.ndim == 1:
             coords = coords[:, None]
         if coords.ndim != 2:

@@ -18,9 +18,7 @@ __all__ = ["LinearModel"]
 
 
 def _square_matrix(matrix: Any) -> Float[Array, "n n"]:
-    matrix = as_float_array(matrix)
-    if jnp.issubdtype(matrix.dtype, jnp.complexfloating):
-        raise TypeError(f"LinearModel got a complex matrix (dtype {matrix.dtype}), expected a real (n, n) array.")
+    matrix = as_float_array(matrix, "LinearModel", "matrix")
     check_ndim("LinearModel", "matrix", matrix, 2, "(the one-step map M)")
     if matrix.shape[0] != matrix.shape[1]:
         raise ValueError(f"LinearModel got matrix of shape {matrix.shape}, expected a square (n, n) array.")

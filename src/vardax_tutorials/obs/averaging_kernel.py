@@ -48,12 +48,12 @@ class AveragingKernel(AbstractObservationOperator):
     def __init__(self, A: Any, prior_profile: Real[ArrayLike, " n"], h: Real[ArrayLike, " n"]):
         who = "AveragingKernel"
         if not isinstance(A, lx.AbstractLinearOperator):
-            A = as_float_array(A)
+            A = as_float_array(A, who, "A")
             if A.ndim != 2:
                 raise ValueError(f"{who} got A of shape {A.shape}, expected an (m, n) matrix.")
             A = lx.MatrixLinearOperator(check_finite(who, "A", A))
         n = A.in_size()
-        prior_profile, h = as_float_array(prior_profile), as_float_array(h)
+        prior_profile, h = as_float_array(prior_profile, who, "prior_profile"), as_float_array(h, who, "h")
         check_shape(who, "prior_profile", prior_profile, (n,), "one entry per column of A")
         check_shape(who, "h", h, (n,), "one entry per column of A")
         self.A = A

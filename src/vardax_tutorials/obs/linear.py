@@ -30,7 +30,7 @@ class LinearObs(AbstractObservationOperator):
         if isinstance(H, lx.AbstractLinearOperator):
             self.operator = H
             return
-        H = as_float_array(H)
+        H = as_float_array(H, "LinearObs", "H")
         if H.ndim != 2:
             raise ValueError(f"LinearObs got H of shape {H.shape}, expected an (m, n) matrix.")
         self.operator = lx.MatrixLinearOperator(check_finite("LinearObs", "H", H))
