@@ -144,7 +144,8 @@ class IncrementalFourDVar(AbstractAnalysisMethod):
             x = to_state(z)
             traj = trajectory(self.forward, x, n_times)
             r_b = z if cfg.cvt else L(x - xb)
-            return jnp.concatenate([r_b, window_obs_residuals(traj, y, self.obs_op, w_r, mask).reshape(-1)])
+            r = jnp.concatenate([r_b, window_obs_residuals(traj, y, self.obs_op, w_r, mask).reshape(-1)])
+            return r, traj
 
         solver = lx.CG(rtol=cfg.cg_tol, atol=cfg.cg_tol, max_steps=cfg.n_inner)
 
@@ -153,31 +154,39 @@ class IncrementalFourDVar(AbstractAnalysisMethod):
             new = (status[0] == 0) & (code > 0)
             return jnp.where(new, jnp.stack([code, k]), status)
 
-        def outer(carry, k):
-            z, status = carry
-            r, J = jax.linearize(residuals, z)
-            JT = jax.linear_transpose(J, z)
-            grad = JT(r)[0]
-            normal = lx.FunctionLinearOperator(lambda v: JT(J(v))[0], jax.ShapeDtypeStruct(z.shape, z.dtype), COVARIANCE_TAGS)
+        def inner_solve(J, JT, grad):
+            """The increment of one outer iteration: CG on the Gauss-Newton system."""
+            normal = lx.FunctionLinearOperator(lambda v: JT(J(v))[0], jax.ShapeDtypeStruct(grad.shape, grad.dtype), COVARIANCE_TAGS)
             inner = lx.linear_solve(normal, -grad, solver, throw=False)
             dz = inner.value
             inner_ok = (inner.result == lx.RESULTS.successful) | (inner.result == lx.RESULTS.max_steps_reached)
             breakdown = ~inner_ok | ~jnp.all(jnp.isfinite(dz)) | ~jnp.all(jnp.isfinite(grad))
+            return dz, breakdown, jnp.asarray(inner.stats["num_steps"], jnp.int32)
+
+        def no_solve(grad):
+            return jnp.zeros_like(grad), jnp.array(False), jnp.array(0, jnp.int32)
+
+        # Iteration k linearises the window at z^k; iterations 0..n_outer-1 then
+        # solve for an increment, and the last one (k = n_outer) only reports the
+        # cost, gradient and trajectory at the result. One copy of the tangent
+        # linear and adjoint window in the compiled program, not two.
+        def outer(carry, k):
+            z, status, _, _ = carry
+            r, J, traj = jax.linearize(residuals, z, has_aux=True)
+            JT = jax.linear_transpose(J, z)
+            grad = JT(r)[0]
+            dz, breakdown, n_inner = jax.lax.cond(k < cfg.n_outer, lambda g: inner_solve(J, JT, g), no_solve, grad)
             code = failure_code((~jnp.all(jnp.isfinite(r)), NOT_FINITE), (breakdown, BREAKDOWN))
             status = first_failure(status, code, k)
             z_new = jnp.where(status[0] > 0, z, z + dz)
-            record = (0.5 * jnp.sum(r**2), jnp.linalg.norm(grad), inner.stats["num_steps"])
-            return (z_new, status), record
+            record = (0.5 * jnp.sum(r**2), jnp.linalg.norm(grad), n_inner)
+            return (z_new, status, r, traj), record
 
         code = failure_code((~L.whitens(self.prior_cov), PRIOR_COV), (~r_ok, OBS_COV))
         z0 = L(x0 - xb) if cfg.cvt else x0
-        (z, status), (costs, grads, iters) = jax.lax.scan(
-            outer, (z0, jnp.stack([code, jnp.zeros_like(code)])), jnp.arange(cfg.n_outer)
-        )
-        r_end, J_end = jax.linearize(residuals, z)
-        g_end = jax.linear_transpose(J_end, z)(r_end)[0]
-        status = first_failure(status, failure_code((~jnp.all(jnp.isfinite(r_end)), NOT_FINITE)), cfg.n_outer)
-        grad_norms = jnp.concatenate([grads, jnp.linalg.norm(g_end)[None]])
+        r_shape, traj_shape = jax.eval_shape(residuals, z0)
+        init = (z0, jnp.stack([code, jnp.zeros_like(code)]), jnp.zeros(r_shape.shape, r_shape.dtype), jnp.zeros(traj_shape.shape, traj_shape.dtype))
+        (z, status, r_end, traj), (costs, grad_norms, iters) = jax.lax.scan(outer, init, jnp.arange(cfg.n_outer + 1))
         # converged: the gradient fell by gtol, or is at rounding level (a start at the minimum)
         floor = jnp.sqrt(jnp.finfo(xb.dtype).eps) * jnp.maximum(1.0, jnp.linalg.norm(r_end))
         stalled = ~((grad_norms[-1] <= cfg.gtol * grad_norms[0]) | (grad_norms[-1] <= floor))
@@ -185,16 +194,12 @@ class IncrementalFourDVar(AbstractAnalysisMethod):
         x = to_state(z)
         solution = WindowSolution(
             initial_state=x,
-            trajectory=trajectory(self.forward, x, n_times),
+            trajectory=traj,
             converged=code == 0,
             num_steps=jnp.asarray(cfg.n_outer),
             prior_cost=0.5 * jnp.sum(r_end[: xb.shape[0]] ** 2),
             obs_cost=0.5 * jnp.sum(r_end[xb.shape[0]:] ** 2),
             model_error_cost=jnp.zeros((), xb.dtype),
-            stats={
-                "outer_costs": jnp.concatenate([costs, (0.5 * jnp.sum(r_end**2))[None]]),
-                "outer_grad_norms": grad_norms,
-                "inner_iterations": iters,
-            },
+            stats={"outer_costs": costs, "outer_grad_norms": grad_norms, "inner_iterations": iters[:-1]},
         )
         return solution, code, status[1]
