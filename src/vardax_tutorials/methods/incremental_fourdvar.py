@@ -184,8 +184,9 @@ class IncrementalFourDVar(AbstractAnalysisMethod):
 
         code = failure_code((~L.whitens(self.prior_cov), PRIOR_COV), (~r_ok, OBS_COV))
         z0 = L(x0 - xb) if cfg.cvt else x0
-        r_shape, traj_shape = jax.eval_shape(residuals, z0)
-        init = (z0, jnp.stack([code, jnp.zeros_like(code)]), jnp.zeros(r_shape.shape, r_shape.dtype), jnp.zeros(traj_shape.shape, traj_shape.dtype))
+        # placeholders for the residuals (n + T m,) and trajectory (T, n) the scan carries out
+        r0, traj0 = jnp.zeros(z0.size + y.size, z0.dtype), jnp.zeros((n_times, xb.shape[0]), xb.dtype)
+        init = (z0, jnp.stack([code, jnp.zeros_like(code)]), r0, traj0)
         (z, status, r_end, traj), (costs, grad_norms, iters) = jax.lax.scan(outer, init, jnp.arange(cfg.n_outer + 1))
         # converged: the gradient fell by gtol, or is at rounding level (a start at the minimum)
         floor = jnp.sqrt(jnp.finfo(xb.dtype).eps) * jnp.maximum(1.0, jnp.linalg.norm(r_end))
