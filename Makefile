@@ -40,6 +40,8 @@ book: install
 	$(BIN)/python tools/notebooks.py offline-check _build/html
 
 ## make test: unit tests, every notebook executed once, then the book structure checked.
+## The notebooks run one at a time, as a reader runs them, so that the time pytest reports
+## for each (--durations) is that notebook's time on this machine, not a share of it.
 test: unit notebooks book-check
 
 unit: install
@@ -48,7 +50,7 @@ unit: install
 notebooks: install
 	rm -rf $(NB_DIR)
 	$(BIN)/python tools/notebooks.py convert $(NB_DIR)
-	$(JAX_CACHE) $(BIN)/python -m pytest $(NB_DIR) --nbmake --overwrite -n 2 --nbmake-timeout=$(NB_TIMEOUT) \
+	$(JAX_CACHE) $(BIN)/python -m pytest $(NB_DIR) --nbmake --overwrite --nbmake-timeout=$(NB_TIMEOUT) \
 		-p no:cacheprovider --durations=0
 
 book-check: install
