@@ -4,8 +4,9 @@ The library's Lorenz models step with classical fourth-order Runge-Kutta
 (`rk4_step`). Diffrax ships adaptive Runge-Kutta pairs but not this scheme, so
 it is defined here from its Butcher tableau. Solving a model's `vector_field`
 with `ClassicalRK4()` and a constant step `model.dt` reproduces `rollout`
-exactly, which is what lets 4DVar switch between a plain checkpointed scan and
-`diffrax.diffeqsolve` under any diffrax adjoint without changing the answer.
+to rounding (the stages are summed in another order), which is what lets 4DVar
+switch between a plain `lax.scan` and `diffrax.diffeqsolve` under any diffrax
+adjoint without changing the answer.
 """
 
 from __future__ import annotations
@@ -55,5 +56,5 @@ def diffrax_integrator(model: Any) -> tuple[dfx.AbstractSolver, int]:
     raise TypeError(
         f"{type(model).__name__} has no diffrax integrator: give it vector_field(t, y, args) "
         "and diffrax_integrator() -> (solver, substeps), or use forward_adjoint=None (a "
-        "checkpointed scan of model.step)."
+        "lax.scan of model.step)."
     )
