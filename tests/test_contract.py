@@ -142,6 +142,28 @@ def test_outputs_follow_the_input_dtype(getkey):
         assert sol.analysis.dtype == jnp.float32
 
 
+def test_numpy_inputs_reach_jax_without_a_compiled_program():
+    """`to_array` gives what `jnp.asarray` gives (values, canonical dtype) without compiling anything."""
+    from vardax_tutorials._checks import to_array
+
+    for x64 in (True, False):
+        with jax.enable_x64(x64):
+            cases = [(np.linspace(0.0, 1.0, 37), None), (np.arange(41), None), (np.float32([1.5, 2.0, 4.0]), None),
+                     (np.array([0.0, np.nan, 2.0, 5.0]), bool), (np.float64(3.25), None), ([1.0, 2.0], None)]
+            for x, dtype in cases:
+                with vdx.count_compiles() as compiles:
+                    got = to_array(x, dtype)
+                if isinstance(x, np.ndarray | np.generic):
+                    assert compiles.count == 0, (x, dtype)
+                expected = jnp.asarray(x, dtype)
+                assert got.dtype == expected.dtype and got.shape == expected.shape
+                np.testing.assert_array_equal(np.asarray(got), np.asarray(expected))
+    # the counter sees the program eager jnp.asarray compiles for a new shape, the one to_array avoids
+    with vdx.count_compiles() as compiles:
+        jnp.asarray(np.zeros((29, 31)))
+    assert compiles.count >= 1
+
+
 def test_numpy_integers_are_accepted_and_positional_order_is_the_documented_one():
     model = vdx.Lorenz96(np.int64(10), 8.5)
     assert model.n == 10 and float(model.F) == 8.5 and float(model.dt) == 0.05

@@ -31,6 +31,7 @@ from ._checks import (
     observation_mask,
     outside_unit_interval,
     positive_parameter,
+    to_array,
 )
 from .covariance import DiagonalCovariance, diagonal_covariance
 from .models.lorenz import Lorenz96TwoLevel
@@ -60,12 +61,12 @@ class Batch1D(eqx.Module):
         mask: Any,
         target: Real[ArrayLike, "B T N"] | None = None,
     ):
-        input = jnp.asarray(input)
+        input = to_array(input)
         check_ndim("Batch1D", "input", input, 3, "of shape (B, T, N)")
         self.input = input
-        self.mask = observation_mask("Batch1D", input, jnp.asarray(mask))
+        self.mask = observation_mask("Batch1D", input, to_array(mask))
         if target is not None:
-            target = jnp.asarray(target)
+            target = to_array(target)
             check_shape("Batch1D", "target", target, input.shape, "the shape of input")
         self.target = target
 
@@ -81,7 +82,7 @@ class Batch1D(eqx.Module):
         anomaly of mean 0) when `None`. `who` names the caller in errors.
         """
         nb, nt, _ = self.shape
-        bg = jnp.zeros(n, self.input.dtype) if background is None else jnp.asarray(background)
+        bg = jnp.zeros(n, self.input.dtype) if background is None else to_array(background)
         if bg.shape in ((n,), (nt, n)):
             bg = jnp.broadcast_to(bg, (nb, nt, n))
         check_shape(who, "background", bg, (nb, nt, n), "(n,), (T, n) or (B, T, n)")
@@ -189,7 +190,7 @@ def generate_problem(
         x0 = check_state(who, "x0", model, x0).astype(sig.dtype)
     obs_shape = (n_times,) + tuple(jax.eval_shape(obs_op, jax.ShapeDtypeStruct(sig.shape, sig.dtype)).shape)
     if mask is not None:
-        mask = jnp.asarray(mask)
+        mask = to_array(mask)
         expected = obs_shape[1:] if mask.ndim == 1 else obs_shape
         check_shape(who, "mask", mask, expected, "(M,) or (T, M), M the observation size")
     k_x0, k_mask, k_obs, k_bg = jr.split(key, 4)

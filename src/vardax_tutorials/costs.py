@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Bool, Float, Real
 
-from ._checks import check_values
+from ._checks import check_values, to_array
 from .covariance import COVARIANCE_TAGS, DiagonalCovariance, Whitener
 from .covariance.structure import not_whitenable_message
 
@@ -47,7 +47,7 @@ def masked_obs_cov(obs_cov: lx.AbstractLinearOperator, mask: Any) -> lx.Abstract
 
     Keeps a diagonal $R$ diagonal; anything else becomes dense.
     """
-    m = jnp.asarray(mask, bool)
+    m = to_array(mask, bool)
     if lx.is_diagonal(obs_cov):
         d = lx.diagonal(obs_cov)
         return DiagonalCovariance(jnp.where(m, d, jnp.ones_like(d)))
@@ -67,7 +67,7 @@ def prior_cost(
         background: $x_b$.
         prior_cov: $B$ as a PSD-tagged lineax operator, or a `Whitener` of it.
     """
-    w = _whitener(prior_cov, "prior_cost", "prior_cov")(jnp.asarray(x) - jnp.asarray(background))
+    w = _whitener(prior_cov, "prior_cost", "prior_cov")(to_array(x) - to_array(background))
     return 0.5 * jnp.sum(w**2)
 
 
@@ -88,10 +88,10 @@ def obs_cost_1d(
             `masked_obs_cov(R, mask)` (used as is).
         mask: True where observed; the finite entries of `obs` by default.
     """
-    obs = jnp.asarray(obs)
-    mask = jnp.isfinite(obs) if mask is None else jnp.asarray(mask, bool)
+    obs = to_array(obs)
+    mask = jnp.isfinite(obs) if mask is None else to_array(mask, bool)
     w = obs_cov if isinstance(obs_cov, Whitener) else Whitener.checked(masked_obs_cov(obs_cov, mask), "obs_cost_1d", "obs_cov")
-    return 0.5 * jnp.sum(obs_residual(jnp.asarray(x), obs, obs_op, w, mask) ** 2)
+    return 0.5 * jnp.sum(obs_residual(to_array(x), obs, obs_op, w, mask) ** 2)
 
 
 def obs_residual(
@@ -139,7 +139,7 @@ def window_obs_whiteners(obs_cov: lx.AbstractLinearOperator, mask: Any) -> tuple
         w = Whitener.of(cov)
         return w, w.whitens(cov)
 
-    w, ok = jax.vmap(one)(jnp.asarray(mask, bool))
+    w, ok = jax.vmap(one)(to_array(mask, bool))
     return w, jnp.all(ok)
 
 
@@ -166,11 +166,11 @@ def window_obs_cost(
         obs_cov: $R$, or the batched `Whitener` from `window_obs_whiteners(R, mask)`.
         mask: `(T, m)` booleans; the finite entries of `obs` by default.
     """
-    obs = jnp.asarray(obs)
-    mask = jnp.isfinite(obs) if mask is None else jnp.asarray(mask, bool)
+    obs = to_array(obs)
+    mask = jnp.isfinite(obs) if mask is None else to_array(mask, bool)
     if isinstance(obs_cov, Whitener):
         w = obs_cov
     else:
         w, ok = window_obs_whiteners(obs_cov, mask)
         w = check_values(w, ~ok, not_whitenable_message("window_obs_cost", "obs_cov"))
-    return 0.5 * jnp.sum(window_obs_residuals(jnp.asarray(trajectory), obs, obs_op, w, mask) ** 2)
+    return 0.5 * jnp.sum(window_obs_residuals(to_array(trajectory), obs, obs_op, w, mask) ** 2)

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
+from ._checks import to_array
 
 __all__ = ["bias", "rmse"]
 
 
 def _pair(who, estimate, truth):
-    estimate, truth = jnp.asarray(estimate), jnp.asarray(truth)
+    estimate, truth = to_array(estimate), to_array(truth)
     if estimate.shape != truth.shape:
         raise ValueError(
             f"{who} got estimate of shape {estimate.shape} and truth of shape "

@@ -28,7 +28,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
-from ._checks import index_at_least, is_concrete
+from ._checks import index_at_least, is_concrete, to_array
 
 __all__ = ["best_time", "count_compiles", "dot_product_test", "jacobian_test", "taylor_test"]
 
@@ -109,7 +109,7 @@ def jacobian_test(
         key: PRNG key for $v$ (fixed by default).
         mask: optional observation mask passed to both.
     """
-    x = jnp.asarray(x)
+    x = to_array(x)
     J = _linearization(obs_op, x, mask)
     v = jr.normal(jr.key(1) if key is None else key, x.shape, x.dtype)
     _, jvp = jax.jvp(lambda z: obs_op(z, mask), (x,), (v,))
@@ -134,7 +134,7 @@ def taylor_test(
         and the remainders themselves. Use float64: in float32 rounding floors the
         remainder for small $\\epsilon$.
     """
-    x = jnp.asarray(x)
+    x = to_array(x)
     v = jr.normal(jr.key(2) if key is None else key, x.shape, x.dtype)
     fx, Jv = f(x), J.mv(v)
     rems = []

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_finite, positive_parameter
+from .._checks import as_float_array, check_finite, positive_parameter, to_array
 from .dense import COVARIANCE_TAGS
 
 __all__ = ["MATERN_NUS", "MaternCovariance", "grid_points", "matern_covariance", "matern_kernel"]
@@ -29,7 +29,7 @@ def matern_kernel(r: Real[ArrayLike, "..."], length_scale: Real[ArrayLike, ""], 
     $k_{1/2}(s)=e^{-s}$, $k_{3/2}(s)=(1+\\sqrt3 s)e^{-\\sqrt3 s}$,
     $k_{5/2}(s)=(1+\\sqrt5 s+\\tfrac53 s^2)e^{-\\sqrt5 s}$.
     """
-    s = jnp.asarray(r) / length_scale
+    s = to_array(r) / length_scale
     if nu == 0.5:
         return jnp.exp(-s)
     if nu == 1.5:
@@ -45,7 +45,7 @@ def grid_points(*axes: Real[ArrayLike, " _k"]) -> Float[Array, "n d"]:
     `grid_points(y, x)` gives the `(ny * nx, 2)` coordinates matching
     `field.ravel()` for a `field` of shape `(ny, nx)`.
     """
-    mesh = jnp.meshgrid(*[jnp.asarray(a) for a in axes], indexing="ij")
+    mesh = jnp.meshgrid(*[to_array(a) for a in axes], indexing="ij")
     return jnp.stack([m.ravel() for m in mesh], axis=-1)
 
 

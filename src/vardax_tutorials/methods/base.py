@@ -36,7 +36,7 @@ import lineax as lx
 import numpy as np
 from jaxtyping import Array, ArrayLike, Bool, Float, Int, Real
 
-from .._checks import check_covariance, check_obs_operator, is_concrete
+from .._checks import check_covariance, check_obs_operator, is_concrete, to_array
 from ..covariance.structure import not_whitenable_message
 from ..protocols import ObservationOperator
 
@@ -256,10 +256,10 @@ class MethodAnalysisStep(eqx.Module):
         obs_err_cov: lx.AbstractLinearOperator,
         mask: Any = None,
     ) -> Float[Array, " n"]:
-        obs = jnp.asarray(obs)
+        obs = to_array(obs)
         if self.method.windowed and obs.ndim == 1:
             obs = obs[None]
-            mask = None if mask is None else jnp.asarray(mask)[None]
+            mask = None if mask is None else to_array(mask)[None]
         method = dataclasses.replace(self.method, obs_op=obs_op, obs_cov=obs_err_cov)
         return method.analyse(forecast, obs, mask)
 

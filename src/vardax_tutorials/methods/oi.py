@@ -23,7 +23,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import cast_floating, check_shape, prepare_analysis
+from .._checks import cast_floating, check_shape, prepare_analysis, to_array
 from ..batch import Batch1D
 from ..covariance import COVARIANCE_TAGS, dense_covariance
 from ..obs.base import is_linear
@@ -140,9 +140,9 @@ class OptimalInterpolation(AbstractAnalysisMethod):
         return self._gain(xb, mask)
 
     def _gain_inputs(self, background, mask, who):
-        xb = jnp.zeros(self.state_size, self.prior_cov.in_structure().dtype) if background is None else jnp.asarray(background)
+        xb = jnp.zeros(self.state_size, self.prior_cov.in_structure().dtype) if background is None else to_array(background)
         check_shape(who, "background", xb, (self.state_size,), "the size of prior_cov")
-        mask = jnp.ones(self.obs_size, bool) if mask is None else jnp.asarray(mask, bool)
+        mask = jnp.ones(self.obs_size, bool) if mask is None else to_array(mask, bool)
         check_shape(who, "mask", mask, (self.obs_size,))
         return xb, mask
 

@@ -36,6 +36,7 @@ from .._checks import (
     index_at_least,
     initial_point,
     prepare_window,
+    to_array,
 )
 from ..costs import window_obs_residuals, window_obs_whiteners
 from ..covariance import Whitener
@@ -104,7 +105,7 @@ class StrongFourDVar(AbstractAnalysisMethod):
     def trajectory(self, x0: Real[ArrayLike, " n"], n_times: Index) -> Float[Array, "T n"]:
         """$x_0, M(x_0), \\dots, M^{T-1}(x_0)$ through the chosen forward adjoint."""
         n_times = index_at_least("StrongFourDVar.trajectory", "n_times", n_times, 1)
-        x0 = jnp.asarray(x0)
+        x0 = to_array(x0)
         check_shape("StrongFourDVar.trajectory", "x0", x0, (self.state_size,), "one state")
         return trajectory(cast_floating(self.forward, x0.dtype), x0, n_times, self.forward_adjoint)
 
@@ -112,7 +113,7 @@ class StrongFourDVar(AbstractAnalysisMethod):
         """$J(x_0) = J_b + J_o$ for a window `obs` of shape `(T, m)` (differentiable in `x0`)."""
         who = "StrongFourDVar"
         xb, y, mask = prepare_window(who, self.forward, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
-        x0 = jnp.asarray(x0)
+        x0 = to_array(x0)
         check_shape(who, "x0", x0, xb.shape, "one state")
         x0 = x0.astype(xb.dtype)
         method = cast_floating(self, xb.dtype)

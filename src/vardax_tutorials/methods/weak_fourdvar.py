@@ -34,6 +34,7 @@ from .._checks import (
     check_shape,
     index_at_least,
     prepare_window,
+    to_array,
 )
 from ..costs import window_obs_residuals, window_obs_whiteners
 from ..covariance import Whitener
@@ -106,7 +107,7 @@ class WeakFourDVar(AbstractAnalysisMethod):
 
     def trajectory(self, x0: Real[ArrayLike, " n"], model_error: Real[ArrayLike, "T_1 n"]) -> Float[Array, "T n"]:
         """$x_t = M(x_{t-1}) + \\eta_t$ from $x_0$, as a `lax.scan`."""
-        x0, model_error = jnp.asarray(x0), jnp.asarray(model_error)
+        x0, model_error = to_array(x0), to_array(model_error)
         who = "WeakFourDVar.trajectory"
         check_shape(who, "x0", x0, (self.state_size,), "one state")
         if model_error.ndim != 2 or model_error.shape[1] != self.state_size:

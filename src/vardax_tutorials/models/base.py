@@ -21,10 +21,9 @@ from typing import Any, ClassVar
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import check_shape, default_float, positive_parameter
+from .._checks import check_shape, default_float, positive_parameter, to_array
 
 __all__ = ["AbstractModel", "AbstractODEModel", "AbstractRK4Model", "rk4_step", "stepper"]
 
@@ -69,7 +68,7 @@ class AbstractModel(eqx.Module):
     def step(self, state: Real[ArrayLike, " n"], dt: Real[ArrayLike, ""] | None = None) -> Float[Array, " n"]:
         """Advance `state` by `dt` (default `self.dt`), after checking the state's shape and `dt > 0`."""
         who = f"{type(self).__name__}.step"
-        state = jnp.asarray(state)
+        state = to_array(state)
         check_shape(who, "state", state, (self.state_size,), "one model state")
         if dt is None or not self.uses_dt:
             dt = self.dt

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_finite, check_shape, check_values, first_index, outside_unit_interval
+from .._checks import as_float_array, check_finite, check_shape, check_values, first_index, outside_unit_interval, to_array
 from .base import AbstractObservationOperator, apply_mask
 
 __all__ = ["AveragingKernel"]
@@ -70,13 +70,13 @@ class AveragingKernel(AbstractObservationOperator):
         return (self.A.out_size(), self.A.in_size())
 
     def __call__(self, state: Float[Array, " n"], mask: Any = None) -> Float[Array, " m"]:
-        state = jnp.asarray(state)
+        state = to_array(state)
         check_shape("AveragingKernel", "state", state, (self.A.in_size(),), "one entry per column of A")
         return apply_mask(self.A.mv(self.h * state + (1.0 - self.h) * self.prior_profile), mask)
 
     def linearize(self, state: Float[Array, " n"], mask: Any = None) -> lx.AbstractLinearOperator:
         """$A\\,\\mathrm{diag}(h)$ (times $\\mathrm{diag}(m)$ on the left with a mask)."""
-        state = jnp.asarray(state)
+        state = to_array(state)
         check_shape("AveragingKernel", "state", state, (self.A.in_size(),), "one entry per column of A")
         J = self.A @ lx.DiagonalLinearOperator(self.h)
         if mask is None:

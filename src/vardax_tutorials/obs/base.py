@@ -15,6 +15,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, Float
+from .._checks import to_array
 
 __all__ = ["AbstractObservationOperator", "apply_mask", "is_linear"]
 
@@ -23,7 +24,7 @@ def apply_mask(y: Float[Array, " m"], mask: Any) -> Float[Array, " m"]:
     """Zero the entries of `y` where `mask` is False (`mask=None` keeps all)."""
     if mask is None:
         return y
-    mask = jnp.asarray(mask)
+    mask = to_array(mask)
     if mask.shape != y.shape:
         raise ValueError(
             f"observation operator got mask of shape {mask.shape}, expected "

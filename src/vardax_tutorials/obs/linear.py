@@ -8,7 +8,7 @@ import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import as_float_array, check_finite, check_shape
+from .._checks import as_float_array, check_finite, check_shape, to_array
 from .base import AbstractObservationOperator, apply_mask
 
 __all__ = ["LinearObs"]
@@ -41,13 +41,13 @@ class LinearObs(AbstractObservationOperator):
         return (self.operator.out_size(), self.operator.in_size())
 
     def __call__(self, state: Float[Array, " n"], mask: Any = None) -> Float[Array, " m"]:
-        state = jnp.asarray(state)
+        state = to_array(state)
         check_shape("LinearObs", "state", state, (self.operator.in_size(),),
                     "one entry per column of H")
         return apply_mask(self.operator.mv(state), mask)
 
     def linearize(self, state: Float[Array, " n"], mask: Any = None) -> lx.AbstractLinearOperator:
-        state = jnp.asarray(state)
+        state = to_array(state)
         check_shape("LinearObs", "state", state, (self.operator.in_size(),),
                     "one entry per column of H")
         if mask is None:

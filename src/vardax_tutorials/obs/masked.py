@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import jax
 import jax.numpy as jnp
 import lineax as lx
 from jaxtyping import Array, Float
 
 from .base import AbstractObservationOperator, apply_mask
+from .._checks import to_array
 
 __all__ = ["MaskedIdentity"]
 
@@ -26,10 +26,10 @@ class MaskedIdentity(AbstractObservationOperator):
     linear: ClassVar[bool] = True
 
     def __call__(self, state: Float[Array, " n"], mask: Any = None) -> Float[Array, " n"]:
-        return apply_mask(jnp.asarray(state), mask)
+        return apply_mask(to_array(state), mask)
 
     def linearize(self, state: Float[Array, " n"], mask: Any = None) -> lx.AbstractLinearOperator:
-        state = jnp.asarray(state)
+        state = to_array(state)
         # A diagonal of ones rather than lx.IdentityLinearOperator: lineax 0.1 gives
         # the identity's diagonal in the default float dtype, which turns a float32
         # solve into float64 under x64 (and then fails).

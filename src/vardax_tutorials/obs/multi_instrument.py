@@ -20,7 +20,7 @@ import jax.scipy.linalg as jsl
 import lineax as lx
 from jaxtyping import Array, Float
 
-from .._checks import check_covariance, check_obs_operator
+from .._checks import check_covariance, check_obs_operator, to_array
 from ..covariance import DiagonalCovariance, dense_covariance
 from .base import AbstractObservationOperator, apply_mask, is_linear
 
@@ -111,7 +111,7 @@ class MultiInstrumentFusion(AbstractObservationOperator):
         return {s.name: s.obs_op(state, mask.get(s.name)) for s in self.registry.specs}
 
     def linearize(self, state: Float[Array, " n"]) -> lx.AbstractLinearOperator:
-        state = jnp.asarray(state)
+        state = to_array(state)
         jacs = {s.name: s.obs_op.linearize(state) for s in self.registry.specs}
         return lx.FunctionLinearOperator(
             lambda v: {k: J.mv(v) for k, J in jacs.items()}, jax.ShapeDtypeStruct(state.shape, state.dtype)
@@ -136,7 +136,7 @@ class MultiInstrumentFusion(AbstractObservationOperator):
         missing = set(self.registry.names) - set(values)
         if missing:
             raise ValueError(f"MultiInstrumentFusion.stack is missing instrument(s) {sorted(missing)}.")
-        return jnp.concatenate([jnp.asarray(values[n]) for n in self.registry.names])
+        return jnp.concatenate([to_array(values[n]) for n in self.registry.names])
 
     def split(self, stacked: Float[Array, " m"]) -> dict[str, Float[Array, " m_i"]]:
         """Inverse of `stack`."""
@@ -162,7 +162,7 @@ class StackedObs(AbstractObservationOperator):
         return apply_mask(self.fusion.stack(self.fusion(state)), mask)
 
     def linearize(self, state: Float[Array, " n"], mask: Any = None) -> lx.AbstractLinearOperator:
-        state = jnp.asarray(state)
+        state = to_array(state)
         J = self.fusion.linearize(state)
         stack = self.fusion.stack
         op = lx.FunctionLinearOperator(lambda v: stack(J.mv(v)), jax.ShapeDtypeStruct(state.shape, state.dtype))

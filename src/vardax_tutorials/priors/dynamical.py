@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 from jaxtyping import Array, ArrayLike, Float, Real
 
-from .._checks import Index, check_forward, finite_parameter, index_at_least
+from .._checks import Index, check_forward, finite_parameter, index_at_least, to_array
 from ..models.base import stepper
 from ..protocols import ForwardModel
 
@@ -45,11 +45,11 @@ class DynamicalPrior(eqx.Module):
 
     def propagate(self, state: Real[ArrayLike, " n"]) -> Float[Array, " n"]:
         """$M^n(x)$ for one state."""
-        return _propagate(self, jnp.asarray(state))
+        return _propagate(self, to_array(state))
 
     def __call__(self, x: Real[ArrayLike, "*T n"]) -> Float[Array, "*T n"]:
         """$\\varphi(x)$ for one state `(n,)` or a window `(T, n)`."""
-        x = jnp.asarray(x)
+        x = to_array(x)
         n = self.forward.state_signature.shape[0]
         if x.ndim not in (1, 2) or x.shape[-1] != n:
             raise ValueError(f"DynamicalPrior got x of shape {x.shape}, expected ({n},) or (T, {n}).")
@@ -57,7 +57,7 @@ class DynamicalPrior(eqx.Module):
 
     def cost(self, x: Real[ArrayLike, "*T n"]) -> Float[Array, ""]:
         """$J_p(x) = \\tfrac{\\lambda}{2}\\lVert x - \\varphi(x)\\rVert^2$."""
-        x = jnp.asarray(x)
+        x = to_array(x)
         target = self(x)
         if self.stop_gradient:
             target = jax.lax.stop_gradient(target)
