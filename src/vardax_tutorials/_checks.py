@@ -155,7 +155,8 @@ def float_dtype(*arrays: Any) -> np.dtype:
     Only the arguments set it (float32 in, float32 out, whatever the x64 flag),
     never the library's own constants.
     """
-    dtype = jnp.result_type(*[to_array(a) for a in arrays])
+    # anything with a dtype (NumPy, JAX, tracers) is read as it is: no copy to the device to learn a dtype
+    dtype = jnp.result_type(*[a if hasattr(a, "dtype") else jnp.asarray(a) for a in arrays])
     return dtype if jnp.issubdtype(dtype, jnp.floating) else default_float()
 
 
