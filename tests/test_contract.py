@@ -188,3 +188,33 @@ def test_kstep_adjoint_serves_fixed_step_minimisers_only(library_messages):
     f = lambda y, th: jnp.sum((y - th) ** 2)  # noqa: E731
     with pytest.raises(TypeError, match="KStepAdjoint cannot differentiate BFGS"):
         optx.minimise(f, optx.BFGS(1e-6, 1e-6), jnp.zeros(2), jnp.ones(2), adjoint=vdx.KStepAdjoint(2))
+
+
+def test_metrics_compile_nothing_on_concrete_inputs_and_agree_under_jit_and_vmap():
+    """`vdx.rmse`/`vdx.bias` on concrete arrays (NumPy or JAX) compile no program, give the
+    formula's value (checked against `math.fsum` over the entries) and agree with their traced
+    selves under `jax.jit` and `jax.vmap`; the dtype is `jnp.mean`'s."""
+    import math
+
+    rng = np.random.default_rng(3)
+    est, tru = rng.normal(size=(6, 9)), rng.normal(size=(6, 9))
+    rows = [(e, t) for e, t in zip(est, tru)]
+    rmse_rows = [math.sqrt(math.fsum((a - b) ** 2 for a, b in zip(e, t)) / 9) for e, t in rows]
+    bias_rows = [math.fsum(a - b for a, b in zip(e, t)) / 9 for e, t in rows]
+    for inputs in ((est, tru), (jnp.asarray(est), jnp.asarray(tru))):
+        with vdx.count_compiles() as compiles:
+            r, b = vdx.rmse(*inputs, axis=-1), vdx.bias(*inputs, axis=-1)
+            r_all = vdx.rmse(*inputs)
+        assert compiles.count == 0
+        assert isinstance(r, jax.Array) and r.dtype == jnp.float64 and r.shape == (6,)
+        np.testing.assert_allclose(np.asarray(r), rmse_rows, rtol=1e-14)
+        np.testing.assert_allclose(np.asarray(b), bias_rows, rtol=1e-12, atol=1e-15)
+        np.testing.assert_allclose(float(r_all), math.sqrt(sum(x**2 for x in rmse_rows) / 6), rtol=1e-14)
+    traced = jax.jit(vdx.rmse, static_argnames="axis")(jnp.asarray(est), jnp.asarray(tru), axis=-1)
+    np.testing.assert_allclose(np.asarray(traced), rmse_rows, rtol=1e-14)
+    np.testing.assert_allclose(np.asarray(jax.vmap(vdx.bias)(jnp.asarray(est), jnp.asarray(tru))), bias_rows,
+                               rtol=1e-12, atol=1e-15)
+    # integers score as floats, float32 stays float32
+    assert vdx.rmse(np.arange(4), np.zeros(4, int)).dtype == jnp.float64
+    assert float(vdx.rmse(np.arange(4), np.zeros(4, int))) == math.sqrt(14 / 4)
+    assert vdx.rmse(est.astype(np.float32), tru.astype(np.float32)).dtype == jnp.float32
