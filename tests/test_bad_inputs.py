@@ -404,7 +404,7 @@ CASES = [
     Case("strong-singular-R", lambda x: strong(R=dense(SINGULAR)).analyse(x, WIN), (XB,), ValueError,
          r"StrongFourDVar: obs_cov cannot be whitened"),
     Case("strong-window-blows-up", lambda x: strong(forward=vdx.Lorenz63(dt=0.5)).analyse(x, jnp.full((40, 3), 100.0)),
-         (jnp.array([1.0, 2.0, 30.0]),), FloatingPointError, r"StrongFourDVar: the cost is not finite at the analysis"),
+         (jnp.array([1.0, 2.0, 30.0]),), FloatingPointError, r"StrongFourDVar: the cost is not finite \(the trajectory"),
     Case("strong-not-converged", lambda x: strong(max_steps=1).analyse(x, WIN), (XB,), RuntimeError,
          r"StrongFourDVar: the solver did not converge"),
     Case("strong-obs-1d", lambda x: strong().analyse(x, Y), (XB,), ValueError, r"obs of shape \(3,\), expected a non-empty window \(T, 3\)"),

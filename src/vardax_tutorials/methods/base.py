@@ -140,7 +140,7 @@ def _message(who: str, code: int) -> str:
         MODEL_ERR_COV: not_whitenable_message(who, "model_err_cov"),
         NOT_SOLVED: f"{who}: the linear solve for the analysis failed (the innovation covariance "
         "H B H^T + R is singular or the solver did not converge); check B and R, or pass throw=False.",
-        NOT_FINITE: f"{who}: the cost is not finite at the analysis (the trajectory or the observation "
+        NOT_FINITE: f"{who}: the cost is not finite (the trajectory or the observation "
         "operator diverged); use a shorter window or a background closer to the truth, or pass "
         "throw=False to get the solution with converged=False.",
         NOT_CONVERGED: f"{who}: the solver did not converge within its iteration budget; raise "

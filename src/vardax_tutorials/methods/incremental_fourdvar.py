@@ -126,7 +126,10 @@ class IncrementalFourDVar(AbstractAnalysisMethod):
         xb, y, mask = prepare_window(who, self.forward, self.obs_op, self.state_size, self.obs_size, background, obs, mask)
         x0 = initial_point(who, xb, init)
         sol, code, k = self._solve(xb, y, mask, x0)
-        detail = f"outer iteration {int(np.asarray(k))}" if is_concrete(k) and int(np.asarray(code)) in (NOT_FINITE, BREAKDOWN) else None
+        detail = None
+        if is_concrete(k) and int(np.asarray(code)) in (NOT_FINITE, BREAKDOWN):
+            k = int(np.asarray(k))
+            detail = f"outer iteration {k}" + (", the window run from the starting point" if k == 0 else "")
         return finish(self, sol, code, detail)
 
     @eqx.filter_jit
