@@ -18,14 +18,18 @@ __all__ = ["bias", "rmse"]
 
 
 def _error(who, estimate, truth):
-    """`estimate - truth` in the namespace `inspect_with` picks, after the shape check."""
-    estimate, truth = to_array(estimate), to_array(truth)
+    """`estimate - truth` in the namespace `inspect_with` picks, after the shape check.
+
+    Host inputs stay on the host (NumPy), so they are not copied to the device and back.
+    """
+    xp = inspect_with(estimate, truth)
+    convert = np.asarray if xp is np else to_array
+    estimate, truth = convert(estimate), convert(truth)
     if estimate.shape != truth.shape:
         raise ValueError(
             f"{who} got estimate of shape {estimate.shape} and truth of shape "
             f"{truth.shape}, expected equal shapes."
         )
-    xp = inspect_with(estimate, truth)
     dtype = jnp.result_type(estimate, truth, float)         # the dtype jnp.mean would return
     error = xp.asarray(estimate, dtype) - xp.asarray(truth, dtype)
     return xp, error
