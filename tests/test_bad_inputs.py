@@ -84,6 +84,8 @@ the `*-indefinite-B` and `*-singular-B` cases).
 | batch-nan-observed | ValueError | ejv |
 | batch-2d-input | ValueError | ejv |
 | metrics-shapes | ValueError | ejv |
+| metrics-complex | TypeError | ejv |
+| metrics-empty | ValueError | ejv |
 | oi-obs-shape | ValueError | ejv |
 | oi-background-shape | ValueError | ejv |
 | oi-mask-shape | ValueError | ejv |
@@ -354,6 +356,8 @@ CASES = [
     Case("batch-2d-input", lambda x: vdx.Batch1D(x, jnp.ones((2, 3), bool)), (jnp.zeros((2, 3)),),
          ValueError, r"input of shape \(2, 3\), expected a 3-D array"),
     Case("metrics-shapes", lambda a: vdx.rmse(a, jnp.zeros(4)), (jnp.zeros(3),), ValueError, r"estimate of shape \(3,\) and truth of shape \(4,\)"),
+    Case("metrics-complex", lambda a: vdx.rmse(a, jnp.zeros(3)), (jnp.zeros(3) * (1 + 1j),), TypeError, r"rmse got a complex estimate"),
+    Case("metrics-empty", lambda a: vdx.bias(a, jnp.zeros((0, 3))), (jnp.zeros((0, 3)),), ValueError, r"bias got empty arrays \(shape \(0, 3\)\)"),
     # optimal interpolation
     Case("oi-obs-shape", lambda y: oi().analyse(XB, y), (jnp.ones(5),), ValueError, r"obs of shape \(5,\), expected \(3,\)"),
     Case("oi-background-shape", lambda x: oi().analyse(x, Y), (jnp.ones(2),), ValueError, r"background of shape \(2,\), expected \(3,\)"),

@@ -218,3 +218,25 @@ def test_metrics_compile_nothing_on_concrete_inputs_and_agree_under_jit_and_vmap
     assert vdx.rmse(np.arange(4), np.zeros(4, int)).dtype == jnp.float64
     assert float(vdx.rmse(np.arange(4), np.zeros(4, int))) == math.sqrt(14 / 4)
     assert vdx.rmse(est.astype(np.float32), tru.astype(np.float32)).dtype == jnp.float32
+
+
+def test_metrics_dtype_and_accumulation_are_those_of_jnp_mean_on_both_paths():
+    """The NumPy path (concrete inputs) and the traced path give the same dtype, with x64 on or
+    off and for a Python float next to float32; half precision is summed in float32 (a long
+    bfloat16 sum would stop growing at 256)."""
+    import ml_dtypes
+
+    rng = np.random.default_rng(4)
+    est, tru = rng.normal(size=(5, 7)), rng.normal(size=(5, 7))
+    for x64 in (True, False):
+        with jax.enable_x64(x64):
+            cases = (((est, tru), -1), ((est.astype(np.float32), tru.astype(np.float32)), -1),
+                     ((np.float32(1.5), 0.0), None), ((np.arange(35).reshape(5, 7), np.zeros((5, 7), int)), -1))
+            for args, axis in cases:
+                eager = vdx.rmse(*args, axis=axis)
+                traced = jax.jit(vdx.rmse, static_argnames="axis")(*args, axis=axis)
+                assert eager.dtype == traced.dtype, (x64, eager.dtype, traced.dtype)
+                np.testing.assert_allclose(np.asarray(eager), np.asarray(traced), rtol=1e-6)
+    ones = np.ones(100_000, ml_dtypes.bfloat16)
+    assert float(vdx.bias(ones, np.zeros_like(ones))) == 1.0
+    assert float(jax.jit(vdx.bias)(ones, np.zeros_like(ones))) == 1.0

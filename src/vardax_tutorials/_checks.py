@@ -170,8 +170,8 @@ def as_float_array(x: Any, who: str, name: str) -> jax.Array:
     return x if jnp.issubdtype(x.dtype, jnp.floating) else x.astype(default_float())
 
 
-def check_real(who: str, name: str, x: jax.Array) -> jax.Array:
-    """`x`, refused with a `TypeError` if it is complex."""
+def check_real(who: str, name: str, x: jax.Array | np.ndarray) -> jax.Array | np.ndarray:
+    """`x` (a JAX or NumPy array), refused with a `TypeError` if it is complex."""
     if jnp.issubdtype(x.dtype, jnp.complexfloating):
         raise TypeError(f"{who} got a complex {name} (dtype {x.dtype}); expected real values.")
     return x

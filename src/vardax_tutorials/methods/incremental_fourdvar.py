@@ -129,7 +129,8 @@ class IncrementalFourDVar(AbstractAnalysisMethod):
         detail = None
         if is_concrete(k) and int(np.asarray(code)) in (NOT_FINITE, BREAKDOWN):
             k = int(np.asarray(k))
-            detail = f"outer iteration {k}" + (", the window run from the starting point" if k == 0 else "")
+            where = {0: ", the window run from the starting point", self.config.n_outer: ", the run at the result"}
+            detail = f"outer iteration {k}" + where.get(k, "")
         return finish(self, sol, code, detail)
 
     @eqx.filter_jit
